@@ -1,0 +1,164 @@
+"""Analysis requests and their results: the plan's ``media_analysis_requests`` and
+``media_analysis_results`` tables, column for column (see docs/reference/plan_schema.sql).
+
+Columns the plan leaves nullable stay nullable, and every plan default exists in
+the database too, so a row written by plain SQL from another service looks like
+one written here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
+from django.db import models
+from django.db.models import Q
+
+from media_analysis.db_fields import (
+    FixedCharField,
+    PgEnumField,
+    created_at_field,
+    metadata_field,
+    uuid_primary_key,
+)
+
+
+class AnalysisStatus(models.TextChoices):
+    """Values of the PostgreSQL ENUM ``media_analysis_status``."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+
+class MediaType(models.TextChoices):
+    """Values of the PostgreSQL ENUM ``media_type_enum``."""
+
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    IMAGE = "image"
+    UNKNOWN = "unknown"
+
+
+MAX_RETRY_COUNT = 10  # also enforced by the chk_retry_count constraint
+
+
+class AnalysisRequest(models.Model):
+    id = uuid_primary_key()
+    correlation_id = models.UUIDField(
+        null=True,
+        blank=True,
+        default=uuid.uuid4,
+        db_default=RandomUUID(),
+        help_text="Traces one request across services and logs.",
+    )
+    media_url = models.TextField()
+    original_filename = models.TextField(null=True, blank=True)
+    prompt = models.TextField()
+    media_type = PgEnumField(
+        enum_type="media_type_enum",
+        choices=MediaType.choices,
+        default=MediaType.UNKNOWN,
+        db_default=MediaType.UNKNOWN.value,
+    )
+    status = PgEnumField(
+        enum_type="media_analysis_status",
+        choices=AnalysisStatus.choices,
+        default=AnalysisStatus.PENDING,
+        db_default=AnalysisStatus.PENDING.value,
+    )
+    model_used = models.CharField(max_length=100, null=True, blank=True)
+    prompt_hash = FixedCharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text="SHA-256 of media identity, prompt, provider and model.",
+    )
+    latency_ms = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, null=True, blank=True)
+    retry_count = models.IntegerField(null=True, default=0, db_default=0)
+    metadata = metadata_field()
+    created_at = created_at_field()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Beyond the plan: who asked, and which provider was asked for.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="analysis_requests",
+    )
+    provider = models.CharField(max_length=50, null=True, blank=True)
+
+    class Meta:
+        db_table = "media_analysis_requests"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status"], name="idx_requests_status"),
+            models.Index(fields=["-created_at"], name="idx_requests_created"),
+            models.Index(fields=["correlation_id"], name="idx_requests_correlation"),
+            models.Index(fields=["prompt_hash"], name="idx_requests_prompt_hash"),
+            models.Index(
+                fields=["deleted_at"],
+                name="idx_requests_deleted",
+                condition=Q(deleted_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(retry_count__gte=0) & Q(retry_count__lte=MAX_RETRY_COUNT),
+                name="chk_retry_count",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+
+class AnalysisResult(models.Model):
+    id = uuid_primary_key()
+    # The foreign key constraint (ON DELETE CASCADE, as the plan has it) is created
+    # by SQL in the migration: Django 5.2 cannot express database-level ON DELETE.
+    request = models.ForeignKey(
+        AnalysisRequest,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="results",
+    )
+    result_text = models.TextField()
+    model_used = models.CharField(max_length=100)
+    prompt_used = models.TextField(null=True, blank=True)
+    provider = models.CharField(max_length=50, null=True, blank=True)
+    input_tokens = models.IntegerField(null=True, blank=True)
+    output_tokens = models.IntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
+    latency_ms = models.IntegerField(null=True, blank=True)
+    confidence_score = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    metadata = metadata_field()
+    created_at = created_at_field()
+
+    class Meta:
+        db_table = "media_analysis_results"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["request"], name="idx_results_request"),
+            models.Index(fields=["model_used"], name="idx_results_model"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(input_tokens__gte=0) & Q(output_tokens__gte=0), name="chk_tokens"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"result {self.id} of {self.request_id}"

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine that has only Python 3.11+.
+
+    python3 dev.py run      # web (gunicorn) + Celery worker + beat on http://127.0.0.1:8000
+    python3 dev.py test     # the whole test suite (extra arguments go to pytest)
+    python3 dev.py manage … # any manage.py command with the same environment
+
+Each creates ``.venv`` and installs the pinned requirements when they changed.
+Where DATABASE_URL / REDIS_URL are not set it starts an embedded PostgreSQL and
+Redis with their data under ``.local/`` (git-ignored); where they are set, the
+real servers are used. Only the standard library may be imported at the top.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+LOCAL = ROOT / ".local"
+VENV = Path(os.environ.get("MEDIA_ANALYSIS_VENV", ROOT / ".venv"))
+VENV_PYTHON = VENV / "bin" / "python"
+REQUIREMENTS = {
+    "run": ["requirements.txt"],
+    "manage": ["requirements.txt"],
+    "test": ["requirements.txt", "requirements-dev.txt"],
+}
+INSIDE_FLAG = "MEDIA_ANALYSIS_DEV_INSIDE_VENV"
+
+
+def log(message: str) -> None:
+    print(f"[dev] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------- phase 1: the venv
+def ensure_venv(command: str) -> None:
+    if not VENV_PYTHON.exists():
+        log(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    files = [ROOT / name for name in REQUIREMENTS[command]]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    stamp = VENV / f".installed-{command}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    log("installing " + ", ".join(REQUIREMENTS[command]))
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    for f in files:
+        pip += ["-r", str(f)]
+    subprocess.run(pip, check=True)
+    stamp.write_text(digest)
+
+
+# ------------------------------------------------- phase 2: inside the venv
+def local_defaults() -> None:
+    """Settings for a service on this machine only: plain HTTP on 127.0.0.1."""
+    LOCAL.mkdir(exist_ok=True)
+    key_file = LOCAL / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
+    defaults = {
+        "DJANGO_SETTINGS_MODULE": "media_analysis.settings",
+        "SECRET_KEY": key_file.read_text().strip(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "MEDIA_ANALYSIS_STORAGE_ROOT": str(LOCAL / "storage"),
+        "LOG_FORMAT": "text",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+def start_embedded_servers(persistent_redis: bool) -> list:
+    """Start what is missing; return the handles to keep alive."""
+    sys.path.insert(0, str(ROOT))
+    from media_analysis.embedded import RedisServer, start_postgres
+
+    handles = []
+    if not os.environ.get("DATABASE_URL"):
+        started = time.monotonic()
+        server, url = start_postgres(LOCAL / "pgdata")
+        os.environ["DATABASE_URL"] = url
+        handles.append(server)
+        log(f"embedded PostgreSQL ready in {time.monotonic() - started:.1f}s ({url})")
+    if not os.environ.get("REDIS_URL"):
+        folder = "redis" if persistent_redis else "redis-test"
+        redis = RedisServer(LOCAL / folder, persistent=persistent_redis).start()
+        os.environ["REDIS_URL"] = redis.url
+        handles.append(redis)
+        log(f"embedded Redis ready ({redis.url})")
+    return handles
+
+
+def stop_embedded_servers(handles: list) -> None:
+    for handle in reversed(handles):
+        if hasattr(handle, "stop"):
+            handle.stop()
+        else:
+            handle.cleanup()
+
+
+def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=check, cwd=ROOT)
+
+
+def run_service() -> int:
+    manage("migrate", "--noinput")
+    manage("collectstatic", "--noinput", "-v", "0")
+    Path(os.environ["MEDIA_ANALYSIS_STORAGE_ROOT"]).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("GUNICORN_BIND", "127.0.0.1:8000")
+    worker_env = {**os.environ, "DB_POOL": "false"}  # see docs/database-pool.md
+    processes = {
+        "web": subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "media_analysis.wsgi"],
+            cwd=ROOT,
+        ),
+        "worker": subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "media_analysis", "worker", "-l", "info"],
+            cwd=ROOT,
+            env=worker_env,
+        ),
+        "beat": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "media_analysis",
+                "beat",
+                "-l",
+                "info",
+                "--schedule",
+                str(LOCAL / "celerybeat-schedule"),
+            ],
+            cwd=ROOT,
+            env=worker_env,
+        ),
+    }
+    log(f"serving on http://{os.environ['GUNICORN_BIND']} (admin at /admin/); Ctrl-C stops")
+    return supervise(processes)
+
+
+def supervise(processes: dict[str, subprocess.Popen]) -> int:
+    """Wait until a signal or until one process exits; then stop them all."""
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    exit_code = 0
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                log(f"{name} exited with {process.returncode}; stopping the others")
+                exit_code = process.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.5)
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return exit_code
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT).returncode
+
+
+def inside(command: str, args: list[str]) -> int:
+    local_defaults()
+    handles = start_embedded_servers(persistent_redis=command == "run")
+    try:
+        if command == "run":
+            return run_service()
+        if command == "test":
+            return run_tests(args)
+        return manage(*args, check=False).returncode
+    finally:
+        stop_embedded_servers(handles)
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in REQUIREMENTS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, args = sys.argv[1], sys.argv[2:]
+    if os.environ.get(INSIDE_FLAG) != "1":
+        ensure_venv(command)
+        env = {**os.environ, INSIDE_FLAG: "1"}
+        os.execve(VENV_PYTHON, [str(VENV_PYTHON), __file__, command, *args], env)
+    return inside(command, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""gunicorn settings, all from the environment (documented in .env.example).
+
+gthread workers: each worker process has its own database pool, and at most
+``threads`` requests use it at once. See docs/database-pool.md for how workers,
+threads and the pool add up against PostgreSQL's max_connections.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{name}={value!r} must be a positive integer")
+    return int(value)
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 4)
+timeout = _int("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then so a slow leak never takes the service down.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Uploads are streamed to disk by Django; no need for gunicorn to buffer them.
+limit_request_line = 8190
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+# The request and correlation ids are response headers set by our middleware,
+# so one line here can be joined with the application's JSON logs.
+access_log_format = (
+    '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s '
+    "correlation_id=%({x-correlation-id}o)s"
+)
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Connections must not be opened before the fork: each worker builds its own pool.
+preload_app = False
+
+
+def child_exit(server, worker):
+    # With several workers, Prometheus metrics are aggregated through files.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,99 @@
+"""Liveness and readiness endpoints.
+
+``/health`` answers as long as the process can serve a request: it touches no
+dependency, so a slow database never gets a healthy container restarted.
+``/health/ready`` checks each dependency and says which one is unwell.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+@never_cache
+@require_GET
+def liveness(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def check_database() -> dict:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"status": "ok"}
+
+
+def check_migrations() -> dict:
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        return {"status": "error", "detail": f"{len(pending)} migration(s) not applied"}
+    return {"status": "ok"}
+
+
+def check_cache() -> dict:
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").ping()
+    return {"status": "ok"}
+
+
+def check_broker() -> dict:
+    from media_analysis.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return {"status": "ok"}
+
+
+def check_disk() -> dict:
+    usage = shutil.disk_usage(settings.STORAGE_ROOT)
+    used_percent = round(100 * usage.used / usage.total, 1)
+    status = "ok"
+    if used_percent >= settings.STORAGE_DISK_CRITICAL_PERCENT:
+        status = "error"
+    elif used_percent >= settings.STORAGE_DISK_WARNING_PERCENT:
+        status = "warning"
+    return {"status": status, "used_percent": used_percent, "free_bytes": usage.free}
+
+
+READINESS_CHECKS: dict[str, Callable[[], dict]] = {
+    "database": check_database,
+    "migrations": check_migrations,
+    "cache": check_cache,
+    "broker": check_broker,
+    "disk": check_disk,
+}
+
+
+def run_checks() -> dict[str, dict]:
+    results = {}
+    for name, check in READINESS_CHECKS.items():
+        started = time.monotonic()
+        try:
+            result = check()
+        except Exception as exc:  # each failure is reported, none stops the others
+            result = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        result["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        results[name] = result
+    return results
+
+
+@never_cache
+@require_GET
+def readiness(request: HttpRequest) -> JsonResponse:
+    components = run_checks()
+    ready = all(c["status"] != "error" for c in components.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "components": components},
+        status=200 if ready else 503,
+    )

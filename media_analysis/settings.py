@@ -1,0 +1,262 @@
+"""Django settings for media-analysis.
+
+Everything comes from the environment through the typed helpers in ``env.py``;
+each variable is documented in ``.env.example``. Sections are grouped by concern.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from media_analysis.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+    redis_url_for_celery,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --------------------------------------------------------------------------- core
+DEBUG = env_bool("DEBUG", False)
+
+# A fixed, well-known key that only development may use: production refuses it.
+INSECURE_DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set a long random SECRET_KEY in the environment "
+        "(or DEBUG=true for local development only)."
+    )
+if not DEBUG and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long in production")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "django_filters",
+    "django_prometheus",
+    "analysis",
+    "storage_app",
+    "audit",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "media_analysis.urls"
+WSGI_APPLICATION = "media_analysis.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ----------------------------------------------------------------------- database
+# PostgreSQL only. The pool is psycopg_pool's, driven by Django (5.1+). Sizing and
+# how it multiplies across processes: see docs/database-pool.md.
+_database_url = env_str("DATABASE_URL")
+if _database_url is None:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `python3 dev.py run` / `python3 dev.py test` start an "
+        "embedded PostgreSQL for you; otherwise point DATABASE_URL at a PostgreSQL server."
+    )
+_db = parse_database_url(_database_url)
+
+DB_POOL_ENABLED = env_bool("DB_POOL", True)
+DB_POOL_OPTIONS = {
+    "min_size": env_int("DB_POOL_MIN_SIZE", 5, minimum=0, maximum=1000),
+    "max_size": env_int("DB_POOL_MAX_SIZE", 50, minimum=1, maximum=1000),
+    "timeout": env_int("DB_POOL_TIMEOUT", 30, minimum=1, maximum=600),
+    "max_lifetime": env_int("DB_POOL_MAX_LIFETIME", 3600, minimum=60),
+    "max_idle": env_int("DB_POOL_MAX_IDLE", 600, minimum=10),
+}
+if DB_POOL_OPTIONS["min_size"] > DB_POOL_OPTIONS["max_size"]:
+    raise ImproperlyConfigured("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT", 60, minimum=1, maximum=86400) * 1000
+
+_db_options: dict = {
+    "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 10, minimum=1, maximum=300),
+    "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+    "application_name": env_str("DB_APPLICATION_NAME", "media-analysis"),
+    **_db.pop("EXTRA_OPTIONS"),
+}
+if DB_POOL_ENABLED:
+    _db_options["pool"] = DB_POOL_OPTIONS
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django_prometheus.db.backends.postgresql",
+        **_db,
+        # With a pool, connections are reused by the pool, not by Django (must be 0).
+        "CONN_MAX_AGE": 0 if DB_POOL_ENABLED else env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+        # Checked on checkout: the plan's "pool_pre_ping".
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": _db_options,
+        "TEST": {"NAME": env_str("DB_TEST_NAME")},
+    }
+}
+
+# -------------------------------------------------------------------------- cache
+_redis_url = env_str("REDIS_URL")
+if _redis_url is None:
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set. `python3 dev.py` starts an embedded Redis for you; "
+        "otherwise point REDIS_URL at a Redis server (redis://host:6379/0)."
+    )
+REDIS_URL = _redis_url
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 5, minimum=1, maximum=60)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "media-analysis"),
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "CONNECTION_POOL_KWARGS": {
+                "max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)
+            },
+        },
+    }
+}
+
+# ------------------------------------------------------------------------- celery
+# Read by media_analysis/celery.py with namespace "CELERY".
+CELERY_BROKER_URL = redis_url_for_celery(env_str("CELERY_BROKER_URL", REDIS_URL))
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True  # outcomes live in PostgreSQL, not in a result backend
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1500, minimum=5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacked message is redelivered after this; it must exceed the longest task.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200, minimum=60),
+}
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Long media jobs and quick housekeeping run on separate queues so a burst of
+# uploads never delays retention cleanup.
+CELERY_TASK_ROUTES = {
+    "analysis.tasks.*": {"queue": "media"},
+    "storage_app.tasks.*": {"queue": "maintenance"},
+    "audit.tasks.*": {"queue": "maintenance"},
+}
+CELERY_WORKER_QUEUES = env_list("CELERY_WORKER_QUEUES", ["default", "media", "maintenance"])
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# ------------------------------------------------------------------------ storage
+STORAGE_ROOT = Path(
+    env_str("MEDIA_ANALYSIS_STORAGE_ROOT", str(BASE_DIR / ".local" / "storage"))
+).resolve()
+STORAGE_DISK_WARNING_PERCENT = env_int("STORAGE_DISK_WARNING_PERCENT", 80, minimum=1, maximum=100)
+STORAGE_DISK_CRITICAL_PERCENT = env_int("STORAGE_DISK_CRITICAL_PERCENT", 90, minimum=1, maximum=100)
+
+# ------------------------------------------------------------------------- static
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".local" / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# ------------------------------------------------------------------------ metrics
+PROMETHEUS_METRIC_NAMESPACE = "media_analysis"
+
+# ----------------------------------------------------------------------- security
+# Production defaults are strict; each can be relaxed from the environment for a
+# deployment that terminates TLS elsewhere.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", True) else None
+)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Container health checks and in-cluster probes speak plain HTTP to /health.
+SECURE_REDIRECT_EXEMPT = [r"^health(/|$)", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+X_FRAME_OPTIONS = "DENY"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ------------------------------------------------------------------------ logging
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", {"json", "text"})
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "media_analysis.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": LOG_FORMAT}
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "psycopg.pool": {"level": "WARNING"},
+    },
+}
+
+# ------------------------------------------------------------------------ API
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}

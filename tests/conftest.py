@@ -1,0 +1,75 @@
+"""Shared fixtures. Tests run against real PostgreSQL and Redis: the embedded ones
+that ``python3 dev.py test`` starts, or the servers DATABASE_URL / REDIS_URL name."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(name: str) -> str:
+    """A DATABASE_URL for database ``name`` on the server the tests use."""
+    db = settings.DATABASES["default"]
+    host = db["HOST"]
+    credentials = quote(db["USER"]) + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    if host.startswith("/"):
+        return f"postgresql://{credentials}@/{name}?host={quote(host)}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgresql://{credentials}@{host}{port}/{name}"
+
+
+def run_manage(
+    *args: str, env: dict | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run manage.py in a child process with the test environment (plus ``env``)."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def server_connection():
+    """An autocommit connection to the test server's maintenance database, for
+    statements that cannot run in a transaction (CREATE / DROP DATABASE)."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        dbname="postgres",
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        autocommit=True,
+    )
+
+
+@pytest.fixture
+def scratch_database():
+    """An empty database of its own, dropped afterwards (for migrate-from-zero tests)."""
+    name = f"{connection.settings_dict['NAME']}_scratch"
+    with server_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with server_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
