@@ -28,9 +28,9 @@ LOCAL = ROOT / ".local"
 VENV = Path(os.environ.get("MEDIA_ANALYSIS_VENV", ROOT / ".venv"))
 VENV_PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = {
-    "run": ["requirements.txt"],
-    "manage": ["requirements.txt"],
-    "test": ["requirements.txt", "requirements-dev.txt"],
+    "run": ["requirements.txt", "requirements-embedded.txt"],
+    "manage": ["requirements.txt", "requirements-embedded.txt"],
+    "test": ["requirements.txt", "requirements-embedded.txt", "requirements-dev.txt"],
 }
 INSIDE_FLAG = "MEDIA_ANALYSIS_DEV_INSIDE_VENV"
 
@@ -125,7 +125,18 @@ def run_service() -> int:
             cwd=ROOT,
         ),
         "worker": subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "media_analysis", "worker", "-l", "info"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "media_analysis",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                os.environ.get("CELERY_WORKER_QUEUES", "default,media,maintenance"),
+            ],
             cwd=ROOT,
             env=worker_env,
         ),

@@ -191,7 +191,6 @@ CELERY_TASK_ROUTES = {
     "storage_app.tasks.*": {"queue": "maintenance"},
     "audit.tasks.*": {"queue": "maintenance"},
 }
-CELERY_WORKER_QUEUES = env_list("CELERY_WORKER_QUEUES", ["default", "media", "maintenance"])
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # ------------------------------------------------------------------------ storage

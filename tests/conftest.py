@@ -16,6 +16,11 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config):
+    # WhiteNoise warns on every request when the static folder does not exist yet.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def database_url(name: str) -> str:
     """A DATABASE_URL for database ``name`` on the server the tests use."""
     db = settings.DATABASES["default"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-REFERENCE_SQL = Path(__file__).resolve().parent.parent / "docs" / "reference" / "plan_schema.sql"
+REFERENCE_SQL = Path(__file__).resolve().parents[2] / "docs" / "reference" / "plan_schema.sql"
 REFERENCE_SCHEMA = "plan_reference"
 PLAN_TABLES = [
     "media_analysis_requests",

@@ -1,0 +1,81 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine: the
+compose file against the Compose specification's JSON schema (vendored from
+Debian's docker-compose package), and with `docker-compose config` too where
+that tool is installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+SECRETS = {"POSTGRES_PASSWORD": "pw", "REDIS_PASSWORD": "pw", "SECRET_KEY": "k" * 60}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_is_valid_against_the_compose_spec(compose):
+    schema = json.loads((ROOT / "tests" / "reference" / "compose_spec.json").read_text())
+    jsonschema.Draft201909Validator(schema).validate(compose)
+
+
+def test_compose_services_join_the_external_network_with_healthchecks(compose):
+    assert compose["networks"]["af-network"]["external"] is True
+    services = compose["services"]
+    assert {"web", "worker", "beat"} <= set(services)
+    for name in ("web", "worker", "beat"):
+        service = services[name]
+        assert service["networks"] == ["af-network"]
+        assert "healthcheck" in service and service["healthcheck"]["test"]
+        assert "storage:/opt/services/media-analysis/storage" in service["volumes"]
+        env = service["environment"]
+        assert "af-postgres-1:5432/af-memory" in env["DATABASE_URL"]
+        assert "@af-redis-1:6379" in env["REDIS_URL"]
+    assert services["worker"]["environment"]["DB_POOL"] == "false"
+
+
+def test_compose_holds_no_secret_values(compose):
+    text = COMPOSE.read_text()
+    for variable in SECRETS:
+        assert "${" + variable + ":?" in text  # required from the environment, never defaulted
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose CLI not installed"
+)
+def test_docker_compose_config_accepts_the_file():
+    env = {**os.environ, **SECRETS}
+    result = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    missing = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
+        env={k: v for k, v in env.items() if k != "POSTGRES_PASSWORD"},
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0
+    assert "POSTGRES_PASSWORD" in missing.stderr
+
+
+def test_dockerfile_runs_as_a_non_root_user_with_a_healthcheck():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in text
+    assert "\nUSER app\n" in text
+    assert "HEALTHCHECK" in text
+    assert "requirements-embedded" not in text  # production uses real servers

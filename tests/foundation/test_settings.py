@@ -1,0 +1,99 @@
+"""Settings as the running process sees them, and the production guard rails."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import run_manage
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "ALLOWED_HOSTS": "media-analysis.example.org",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SESSION_COOKIE_SECURE": "true",
+    "CSRF_COOKIE_SECURE": "true",
+}
+
+
+def test_pool_is_sized_from_the_plan_by_default():
+    db = settings.DATABASES["default"]
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert db["OPTIONS"]["connect_timeout"] == 10
+    assert "statement_timeout=60000" in db["OPTIONS"]["options"]
+    if settings.DB_POOL_ENABLED:
+        assert db["CONN_MAX_AGE"] == 0
+        assert db["OPTIONS"]["pool"] == {
+            "min_size": 5,
+            "max_size": 50,
+            "timeout": 30,
+            "max_lifetime": 3600,
+            "max_idle": 600,
+        }
+
+
+@pytest.mark.django_db
+def test_statement_timeout_reaches_postgresql():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "1min"
+        cursor.execute("SELECT current_setting('application_name')")
+        assert cursor.fetchone()[0] == "media-analysis"
+
+
+def test_pool_settings_come_from_the_environment():
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS']['pool'])",
+        env={
+            "DB_POOL": "true",
+            "DB_POOL_MIN_SIZE": "2",
+            "DB_POOL_MAX_SIZE": "7",
+            "DB_POOL_TIMEOUT": "3",
+        },
+    )
+    assert "'min_size': 2" in result.stdout
+    assert "'max_size': 7" in result.stdout
+    assert "'timeout': 3" in result.stdout
+
+
+def test_a_junk_setting_stops_start_up_with_its_name():
+    result = run_manage("check", env={"DB_POOL_MAX_SIZE": "lots"}, check=False)
+    assert result.returncode != 0
+    assert "DB_POOL_MAX_SIZE='lots' is not an integer" in result.stderr
+
+
+def test_production_refuses_the_default_secret_key():
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    result = run_manage("check", env=env, check=False)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_a_short_secret_key():
+    result = run_manage("check", env={**PRODUCTION_ENV, "SECRET_KEY": "short"}, check=False)
+    assert result.returncode != 0
+    assert "at least 50 characters" in result.stderr
+
+
+def test_check_deploy_passes_under_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert "no issues" in result.stdout
+
+
+def test_celery_is_configured_for_long_media_jobs():
+    from media_analysis.celery import app
+
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+    assert conf.task_routes["analysis.tasks.*"] == {"queue": "media"}
+    assert conf.broker_url.startswith(("redis://", "redis+socket://", "rediss://"))
