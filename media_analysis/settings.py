@@ -259,3 +259,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
+
+# ------------------------------------------------------------------------- ingest
+# Fetching media by URL (analysis/ingest/). The address rule refuses loopback,
+# private, link-local, multicast and reserved targets unless this is set, for
+# internal deployments that fetch from their own network.
+MEDIA_ANALYSIS_ALLOW_PRIVATE_NETWORKS = env_bool("MEDIA_ANALYSIS_ALLOW_PRIVATE_NETWORKS", False)
+MEDIA_ANALYSIS_MAX_DOWNLOAD_BYTES = env_int(
+    "MEDIA_ANALYSIS_MAX_DOWNLOAD_BYTES", 2 * 1024**3, minimum=1
+)
+MEDIA_ANALYSIS_DOWNLOAD_CONNECT_TIMEOUT = env_int(
+    "MEDIA_ANALYSIS_DOWNLOAD_CONNECT_TIMEOUT", 10, minimum=1, maximum=300
+)
+MEDIA_ANALYSIS_DOWNLOAD_READ_TIMEOUT = env_int(
+    "MEDIA_ANALYSIS_DOWNLOAD_READ_TIMEOUT", 30, minimum=1, maximum=600
+)
+# Whole download, redirects included; keep it under CELERY_TASK_SOFT_TIME_LIMIT.
+MEDIA_ANALYSIS_DOWNLOAD_DEADLINE = env_int(
+    "MEDIA_ANALYSIS_DOWNLOAD_DEADLINE", 900, minimum=1, maximum=86400
+)
