@@ -7,11 +7,9 @@ dependency, so a slow database never gets a healthy container restarted.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
@@ -56,14 +54,10 @@ def check_broker() -> dict:
 
 
 def check_disk() -> dict:
-    usage = shutil.disk_usage(settings.STORAGE_ROOT)
-    used_percent = round(100 * usage.used / usage.total, 1)
-    status = "ok"
-    if used_percent >= settings.STORAGE_DISK_CRITICAL_PERCENT:
-        status = "error"
-    elif used_percent >= settings.STORAGE_DISK_WARNING_PERCENT:
-        status = "warning"
-    return {"status": status, "used_percent": used_percent, "free_bytes": usage.free}
+    # The thresholds and how "used" is counted live in storage_app.disk.
+    from storage_app.disk import readiness_check
+
+    return readiness_check()
 
 
 READINESS_CHECKS: dict[str, Callable[[], dict]] = {

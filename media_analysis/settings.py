@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from media_analysis.env import (
@@ -191,7 +192,24 @@ CELERY_TASK_ROUTES = {
     "storage_app.tasks.*": {"queue": "maintenance"},
     "audit.tasks.*": {"queue": "maintenance"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # storage: daily retention cleanup, weekly disk/index sanity check (UTC times)
+    "storage-cleanup": {
+        "task": "storage_app.tasks.cleanup_storage",
+        "schedule": crontab(
+            hour=env_int("STORAGE_CLEANUP_HOUR", 3, minimum=0, maximum=23),
+            minute=env_int("STORAGE_CLEANUP_MINUTE", 30, minimum=0, maximum=59),
+        ),
+    },
+    "storage-check": {
+        "task": "storage_app.tasks.check_storage",
+        "schedule": crontab(
+            day_of_week=env_int("STORAGE_CHECK_WEEKDAY", 0, minimum=0, maximum=6),
+            hour=env_int("STORAGE_CHECK_HOUR", 4, minimum=0, maximum=23),
+            minute=env_int("STORAGE_CHECK_MINUTE", 30, minimum=0, maximum=59),
+        ),
+    },
+}
 
 # ------------------------------------------------------------------------ storage
 STORAGE_ROOT = Path(
@@ -199,6 +217,24 @@ STORAGE_ROOT = Path(
 ).resolve()
 STORAGE_DISK_WARNING_PERCENT = env_int("STORAGE_DISK_WARNING_PERCENT", 80, minimum=1, maximum=100)
 STORAGE_DISK_CRITICAL_PERCENT = env_int("STORAGE_DISK_CRITICAL_PERCENT", 90, minimum=1, maximum=100)
+if STORAGE_DISK_WARNING_PERCENT > STORAGE_DISK_CRITICAL_PERCENT:
+    raise ImproperlyConfigured(
+        "STORAGE_DISK_WARNING_PERCENT must not exceed STORAGE_DISK_CRITICAL_PERCENT"
+    )
+# Days each category is kept (0 = kept forever); keys are the folder names.
+STORAGE_RETENTION_DAYS = {
+    "uploads": env_int("STORAGE_RETENTION_UPLOADS_DAYS", 7, minimum=0, maximum=36500),
+    "frames": env_int("STORAGE_RETENTION_FRAMES_DAYS", 30, minimum=0, maximum=36500),
+    "contact-sheets": env_int(
+        "STORAGE_RETENTION_CONTACT_SHEETS_DAYS", 30, minimum=0, maximum=36500
+    ),
+    "outputs": env_int("STORAGE_RETENTION_OUTPUTS_DAYS", 0, minimum=0, maximum=36500),
+}
+STORAGE_RETENTION_TEMP_HOURS = env_int("STORAGE_RETENTION_TEMP_HOURS", 24, minimum=1)
+STORAGE_CLEANUP_BATCH_SIZE = env_int("STORAGE_CLEANUP_BATCH_SIZE", 500, minimum=1, maximum=100000)
+STORAGE_CHECK_ORPHAN_GRACE_MINUTES = env_int("STORAGE_CHECK_ORPHAN_GRACE_MINUTES", 60, minimum=0)
+STORAGE_CHECK_VERIFY_CHECKSUMS = env_bool("STORAGE_CHECK_VERIFY_CHECKSUMS", True)
+STORAGE_METRICS_CATEGORY_INTERVAL = env_int("STORAGE_METRICS_CATEGORY_INTERVAL", 300, minimum=0)
 
 # ------------------------------------------------------------------------- static
 STATIC_URL = "static/"
