@@ -193,7 +193,8 @@ def open_download(
     redirects: list[str] = []
     logger.info("download started", extra={"url": target.safe_url})
     while True:
-        addresses = resolve_public_addresses(target.host, target.port, policy=policy)
+        with _naming_the_redirect(bool(redirects)):
+            addresses = resolve_public_addresses(target.host, target.port, policy=policy)
         connection = _PinnedConnection(target, addresses, limits, clock, ssl_context)
         response: http.client.HTTPResponse | None = None
         handed_over = False
@@ -392,9 +393,18 @@ def _check_final_response(response: http.client.HTTPResponse, limits: DownloadLi
 
 
 def _redirect_target(current: ParsedTarget, location: str) -> ParsedTarget:
-    try:
+    with _naming_the_redirect(True):
         return validate_url(urljoin(current.url, location.strip()))
+
+
+@contextmanager
+def _naming_the_redirect(redirected: bool) -> Iterator[None]:
+    """Say in the message that it was a redirect, not the submitted URL, that was refused."""
+    try:
+        yield
     except UnsafeURLError as error:
+        if not redirected:
+            raise
         raise UnsafeURLError(
             error.code, f"The URL redirected to a location that is refused: {error.message}"
         ) from None

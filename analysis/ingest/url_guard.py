@@ -50,7 +50,7 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
 )
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
@@ -94,8 +94,9 @@ def validate_url(url: str) -> ParsedTarget:
         raise _invalid("The URL is empty.")
     if len(url) > MAX_URL_LENGTH:
         raise _invalid(f"The URL is longer than {MAX_URL_LENGTH} characters.")
-    if _CONTROL_OR_SPACE.search(url):
-        raise _invalid("The URL contains spaces or control characters.")
+    # Checked before urlsplit, which silently deletes tabs and newlines.
+    if _CONTROL.search(url):
+        raise _invalid("The URL contains control characters.")
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -111,6 +112,8 @@ def validate_url(url: str) -> ParsedTarget:
         )
     if not parts.netloc:
         raise _invalid("The URL has no host.")
+    if " " in parts.netloc:
+        raise _invalid("The URL's host contains a space.")
     if "@" in parts.netloc:
         raise UnsafeURLError(
             IngestErrorCode.URL_CREDENTIALS_NOT_ALLOWED,
