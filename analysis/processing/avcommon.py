@@ -1,0 +1,140 @@
+"""What video and audio share: opening a container with PyAV, turning its errors
+into MediaProcessingError, and describing streams as JSON-ready facts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import av.container
+
+from analysis.processing.errors import (
+    MEDIA_CORRUPT,
+    MEDIA_NOT_FOUND,
+    MEDIA_TRUNCATED,
+    UNSUPPORTED_MEDIA,
+    MediaProcessingError,
+)
+
+# Words FFmpeg uses when the data stops before the container says it should.
+_TRUNCATION_HINTS = ("moov atom not found", "end of file", "eof", "truncat", "partial file")
+
+
+def media_error_from_av(exc: BaseException, what: str) -> MediaProcessingError:
+    """The MediaProcessingError that a PyAV/FFmpeg failure on ``what`` means."""
+    text = str(exc).lower()
+    if isinstance(exc, av.error.FileNotFoundError | FileNotFoundError):
+        return MediaProcessingError(MEDIA_NOT_FOUND, f"The {what} file is missing.")
+    if isinstance(exc, av.error.EOFError) or any(hint in text for hint in _TRUNCATION_HINTS):
+        return MediaProcessingError(
+            MEDIA_TRUNCATED,
+            f"The {what} file ends early, as if the upload or download was cut off; "
+            "send the complete file again.",
+        )
+    if isinstance(
+        exc,
+        av.error.DecoderNotFoundError | av.error.DemuxerNotFoundError | av.error.PatchWelcomeError,
+    ):
+        return MediaProcessingError(
+            UNSUPPORTED_MEDIA, f"The {what} uses a format or codec this service cannot decode."
+        )
+    return MediaProcessingError(
+        MEDIA_CORRUPT, f"The {what} file is damaged or not a valid {what} file and cannot be read."
+    )
+
+
+@contextlib.contextmanager
+def av_errors(what: str) -> Iterator[None]:
+    """Re-raise anything PyAV/FFmpeg throws as a MediaProcessingError about ``what``."""
+    try:
+        yield
+    except MediaProcessingError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError, IndexError) as exc:
+        raise media_error_from_av(exc, what) from exc
+
+
+@contextlib.contextmanager
+def open_input(path: Path, what: str) -> Iterator[av.container.InputContainer]:
+    """Open ``path`` for reading; errors come out as MediaProcessingError."""
+    with av_errors(what):
+        container = av.open(str(path), "r", metadata_errors="ignore")
+    try:
+        with av_errors(what):
+            yield container
+    finally:
+        container.close()
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def stream_duration_seconds(stream: av.stream.Stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def container_duration_seconds(container: av.container.InputContainer) -> float | None:
+    """The duration the container declares, or the longest stream's, or None."""
+    if container.duration is not None and container.duration > 0:
+        return container.duration / av.time_base
+    durations = [d for d in (stream_duration_seconds(s) for s in container.streams) if d]
+    return max(durations) if durations else None
+
+
+def container_facts(container: av.container.InputContainer, path: Path) -> dict:
+    return {
+        "container": container.format.name,
+        "container_long_name": container.format.long_name,
+        "duration_s": _rounded(container_duration_seconds(container)),
+        "bit_rate": container.bit_rate or None,
+        "size_bytes": path.stat().st_size,
+        "stream_count": len(container.streams),
+    }
+
+
+def real_video_streams(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
+    """Video streams that are moving pictures, not a cover image attached to audio."""
+    return [
+        stream
+        for stream in container.streams.video
+        if not stream.disposition & av.stream.Disposition.attached_pic
+    ]
+
+
+def video_stream_facts(stream: av.video.stream.VideoStream) -> dict:
+    ctx = stream.codec_context
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return {
+        "codec": ctx.name,
+        "codec_long_name": ctx.codec.long_name,
+        "profile": ctx.profile,
+        "width": ctx.width,
+        "height": ctx.height,
+        "pix_fmt": ctx.pix_fmt,
+        "frame_rate": _rounded(rate),
+        "frame_count": stream.frames or None,
+        "bit_rate": stream.bit_rate or ctx.bit_rate or None,
+        "duration_s": _rounded(stream_duration_seconds(stream)),
+        "sample_aspect_ratio": str(stream.sample_aspect_ratio)
+        if stream.sample_aspect_ratio
+        else None,
+    }
+
+
+def audio_stream_facts(stream: av.audio.stream.AudioStream) -> dict:
+    ctx = stream.codec_context
+    return {
+        "codec": ctx.name,
+        "codec_long_name": ctx.codec.long_name,
+        "sample_rate": ctx.sample_rate or None,
+        "channels": ctx.channels or None,
+        "channel_layout": ctx.layout.name if ctx.layout else None,
+        "sample_format": ctx.format.name if ctx.format else None,
+        "bit_rate": stream.bit_rate or ctx.bit_rate or None,
+        "duration_s": _rounded(stream_duration_seconds(stream)),
+    }

@@ -1,0 +1,66 @@
+"""Knobs for processing, with the defaults the service runs with. The caller (the
+pipeline) builds one from settings; processing itself never reads settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analysis.processing.contact_sheet import Grid, Resolution
+
+
+@dataclass(frozen=True)
+class ProcessingOptions:
+    # Video: how many frames, and the sheet they are laid out on (COLUMNSxROWS).
+    frames_count: int = 6
+    grid: str = "2x3"
+    resolution: str = "1920x1080"
+    # Longest side of every picture handed on (frames, normalised image, PDF pages).
+    max_image_side: int = 2048
+    jpeg_quality: int = 85
+    # Images with more pixels than this are refused as decompression bombs.
+    max_image_pixels: int = 100_000_000
+    # Documents: extracted text is cut here; at most this many text-less PDF pages
+    # are rendered to pictures.
+    max_text_chars: int = 200_000
+    max_rendered_pages: int = 8
+    # Audio: waveform picture size, and what counts as silence.
+    waveform_size: str = "1600x400"
+    silence_threshold_dbfs: float = -50.0
+    silence_window_ms: int = 50
+    # A truncated file fails with media_truncated unless this is set, in which
+    # case what could be read is processed and the facts say it was truncated.
+    allow_truncated: bool = False
+    # Bounds on work: frames decoded past a keyframe to reach a target, and the
+    # uncompressed size of a DOCX body (zip bombs).
+    max_forward_decode_frames: int = 300
+    max_docx_xml_bytes: int = 64 * 1024 * 1024
+    grid_parsed: Grid = field(init=False, repr=False, compare=False)
+    resolution_parsed: Resolution = field(init=False, repr=False, compare=False)
+    waveform_parsed: Resolution = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grid = Grid.parse(self.grid)
+        object.__setattr__(self, "grid_parsed", grid)
+        object.__setattr__(self, "resolution_parsed", Resolution.parse(self.resolution))
+        object.__setattr__(self, "waveform_parsed", Resolution.parse(self.waveform_size))
+        if not 1 <= self.frames_count <= grid.cells:
+            raise ValueError(
+                f"frames_count must be between 1 and the grid's {grid.cells} cells, got {self.frames_count}"
+            )
+        _check_range("max_image_side", self.max_image_side, 64, 16384)
+        _check_range("jpeg_quality", self.jpeg_quality, 1, 100)
+        _check_range("max_image_pixels", self.max_image_pixels, 64 * 64, 2**31)
+        _check_range("max_text_chars", self.max_text_chars, 100, 100_000_000)
+        _check_range("max_rendered_pages", self.max_rendered_pages, 0, 1000)
+        _check_range("silence_window_ms", self.silence_window_ms, 5, 10_000)
+        _check_range("max_forward_decode_frames", self.max_forward_decode_frames, 0, 100_000)
+        _check_range("max_docx_xml_bytes", self.max_docx_xml_bytes, 1024, 2**34)
+        if not -120.0 <= self.silence_threshold_dbfs <= 0.0:
+            raise ValueError(
+                f"silence_threshold_dbfs must be within -120..0, got {self.silence_threshold_dbfs}"
+            )
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer within {low}..{high}, got {value!r}")

@@ -1,0 +1,136 @@
+"""The one entry point the pipeline calls: a file in, facts and pictures out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.processing.audio import process_audio
+from analysis.processing.contact_sheet import ContactSheet
+from analysis.processing.detect import (
+    AUDIO,
+    DOCUMENT,
+    IMAGE,
+    MEDIA_TYPES,
+    VIDEO,
+    DetectedMedia,
+    detect_media,
+)
+from analysis.processing.document import process_document
+from analysis.processing.errors import (
+    MEDIA_CORRUPT,
+    PROCESSING_FAILED,
+    UNSUPPORTED_MEDIA,
+    MediaProcessingError,
+)
+from analysis.processing.image import process_image
+from analysis.processing.options import ProcessingOptions
+from analysis.processing.video import process_video
+
+JPEG = "image/jpeg"
+PNG = "image/png"
+
+
+@dataclass
+class ProcessingOutcome:
+    """What processing learnt and made.
+
+    ``facts`` is JSON-serialisable (it goes into the result's metadata) and holds
+    ``timings_ms`` per stage; ``images`` are the pictures to show a vision model,
+    as (path, MIME type); ``text`` is the extracted document text (None for
+    non-documents); ``contact_sheet`` and ``frames`` are set for video only.
+    """
+
+    media_type: str
+    mime_type: str
+    extension: str
+    facts: dict
+    images: list[tuple[Path, str]] = field(default_factory=list)
+    text: str | None = None
+    contact_sheet: ContactSheet | None = None
+    frames: list[Path] = field(default_factory=list)
+
+
+def process_media(
+    path: Path,
+    media_type: str | None,
+    work_dir: Path,
+    options: ProcessingOptions | None = None,
+) -> ProcessingOutcome:
+    """Process the file at ``path`` and write what it makes under ``work_dir``.
+
+    The type is detected from the content; ``media_type`` (what an earlier
+    detection or the request said) is only checked against it: the content wins,
+    and the facts record both. Raises MediaProcessingError, and nothing else, for
+    any media that cannot be processed.
+    """
+    options = options or ProcessingOptions()
+    if media_type is not None and media_type not in MEDIA_TYPES:
+        raise ValueError(f"media_type must be one of {MEDIA_TYPES}, got {media_type!r}")
+    started = time.perf_counter()
+    try:
+        detected = detect_media(Path(path))
+        detect_ms = round((time.perf_counter() - started) * 1000, 1)
+        outcome = _dispatch(Path(path), detected, Path(work_dir), options)
+    except MediaProcessingError:
+        raise
+    except MemoryError as exc:
+        raise MediaProcessingError(
+            PROCESSING_FAILED, "The file needs more memory to process than this service has."
+        ) from exc
+    except (OSError, ValueError, EOFError, LookupError, TypeError, ArithmeticError) as exc:
+        # A library failed in a way our modules did not foresee: still the media's
+        # fault in practice, and still a MediaProcessingError for the caller.
+        raise MediaProcessingError(
+            MEDIA_CORRUPT, f"The file could not be processed ({type(exc).__name__})."
+        ) from exc
+    except Exception as exc:
+        raise MediaProcessingError(
+            PROCESSING_FAILED, f"Processing failed unexpectedly ({type(exc).__name__})."
+        ) from exc
+    outcome.facts["detected"] = detected.as_facts()
+    if media_type is not None and media_type != detected.media_type:
+        outcome.facts["declared_media_type"] = media_type
+    timings = outcome.facts.setdefault("timings_ms", {})
+    timings["detect_ms"] = detect_ms
+    timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return outcome
+
+
+def _dispatch(
+    path: Path, detected: DetectedMedia, work_dir: Path, options: ProcessingOptions
+) -> ProcessingOutcome:
+    common = {
+        "media_type": detected.media_type,
+        "mime_type": detected.mime_type,
+        "extension": detected.extension,
+    }
+    if detected.media_type == VIDEO:
+        video = process_video(path, work_dir, options)
+        return ProcessingOutcome(
+            **common,
+            facts=video.facts,
+            images=[(video.contact_sheet.path, JPEG)],
+            contact_sheet=video.contact_sheet,
+            frames=[frame.path for frame in video.frames],
+        )
+    if detected.media_type == AUDIO:
+        audio = process_audio(path, work_dir, options)
+        return ProcessingOutcome(**common, facts=audio.facts, images=[(audio.waveform, PNG)])
+    if detected.media_type == IMAGE:
+        image = process_image(path, work_dir, options)
+        return ProcessingOutcome(**common, facts=image.facts, images=[(image.normalized, JPEG)])
+    if detected.media_type == DOCUMENT:
+        document = process_document(path, detected.mime_type, work_dir, options)
+        return ProcessingOutcome(
+            **common,
+            facts=document.facts,
+            images=[(page, JPEG) for page in document.page_images],
+            text=document.text,
+        )
+    raise MediaProcessingError(
+        UNSUPPORTED_MEDIA,
+        f"This kind of file ({detected.mime_type}) is not supported: send a video, audio, "
+        "image or document (PDF, DOCX, HTML, Markdown, plain text).",
+    )
