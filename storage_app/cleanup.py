@@ -114,7 +114,9 @@ def run_cleanup(
         )
         dated = [c for c in chosen if c is not Category.TEMP]
         if dated:
-            _expire_media_files(report, dated, batch_size)
+            # A full run also sees rows outside every category (reported as errors).
+            where = _category_filter(dated) if categories else Q()
+            _expire_media_files(report, where, batch_size)
         if Category.CONTACT_SHEETS in chosen:
             _expire_contact_sheets(report, batch_size)
         for category in dated:
@@ -195,10 +197,8 @@ def _delete_row_file(report: CleanupReport, row: dict, category: str) -> bool:
     return True
 
 
-def _expire_media_files(report: CleanupReport, categories: list[Category], size: int) -> None:
-    expired = MediaFile.objects.filter(
-        _category_filter(categories), deleted_at__isnull=True, expires_at__lte=report.now
-    )
+def _expire_media_files(report: CleanupReport, where: Q, size: int) -> None:
+    expired = MediaFile.objects.filter(where, deleted_at__isnull=True, expires_at__lte=report.now)
     fields = ["relative_path", "storage_path"]
     for rows in _batches(expired, "expires_at", fields, size):
         done: dict[str, list] = {}

@@ -88,7 +88,10 @@ def sweep_temp(report: CleanupReport) -> None:
         counts.files_deleted += files
         counts.folders_removed += folders
         counts.bytes_freed += size
-        logger.info("removed expired temp entry", extra={"path": f"temp/{entry.name}"})
+        logger.info(
+            "expired temp entry removed",
+            extra={"path": f"temp/{entry.name}", "dry_run": report.dry_run},
+        )
 
 
 def _sweep_request_folder(
