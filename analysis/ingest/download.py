@@ -393,6 +393,10 @@ def _check_final_response(response: http.client.HTTPResponse, limits: DownloadLi
 
 
 def _redirect_target(current: ParsedTarget, location: str) -> ParsedTarget:
+    # http.client decodes header bytes as latin-1; servers that put raw UTF-8 in
+    # Location (common) mean UTF-8, which validate_url then percent-encodes.
+    with suppress(UnicodeError):
+        location = location.encode("latin-1").decode("utf-8")
     with _naming_the_redirect(True):
         return validate_url(urljoin(current.url, location.strip()))
 

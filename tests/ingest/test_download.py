@@ -218,6 +218,27 @@ class TestRedirects:
         assert error.http_status == 502
         assert len(server.requests) == MAX_REDIRECTS + 1  # /hop/6 never asked for
 
+    def test_relative_location_with_raw_utf8_is_followed(self, serve, test_server_is_public):
+        def raw_utf8_redirect(request: Request, conn: Connection) -> None:
+            conn.head(
+                "302 Found",
+                {"Location": "/m%C3%A9dia?x=1", "Content-Length": "0", "Connection": "close"},
+            )
+
+        def raw_bytes_redirect(request: Request, conn: Connection) -> None:
+            conn.send(
+                b"HTTP/1.1 302 Found\r\nLocation: /m\xc3\xa9dia?x=1\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+
+        server = serve(
+            {"/a": raw_utf8_redirect, "/b": raw_bytes_redirect, "/m%C3%A9dia": send_media}
+        )
+        for start in ("/a", "/b"):
+            body, result = fetch(server.url(start), policy=test_server_is_public)
+            assert body == MEDIA
+            assert result.final_url == server.url("/m%C3%A9dia?x=1")
+
     def test_redirect_loop_is_cut(self, serve, test_server_is_public):
         server = serve({"/loop": lambda req, conn: conn.redirect("/loop")})
         error = error_of(server.url("/loop"), policy=test_server_is_public)
@@ -533,3 +554,35 @@ class TestLogging:
         for secret in ("TOPSECRET", "HOPSECRET"):
             assert secret not in logged
             assert secret not in error.message
+
+
+def test_deadline_watchdog_also_cuts_a_tls_connection(serve):
+    """The watchdog shuts the TLS socket's descriptor down without touching TLS state."""
+    ca = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("media.test").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+
+    def drip_headers(request: Request, conn: Connection) -> None:
+        conn.send(b"HTTP/1.1 200 OK\r\n")
+        for n in range(200):
+            conn.send(f"X-Slow-{n}: 1\r\n".encode())
+            if conn.server.released.wait(0.05):
+                return
+
+    server = serve({"/": drip_headers}, ssl_context=server_context)
+    policy = AddressPolicy(
+        trusted_networks=(TEST_SERVER_NETWORK,),
+        resolver=resolver_from({"media.test": ["127.0.0.1"]}),
+    )
+    started = time.monotonic()
+    error = error_of(
+        f"https://media.test:{server.port}/",
+        policy=policy,
+        ssl_context=client_context,
+        read_timeout=5,
+        deadline=1,
+    )
+    assert error.code == IngestErrorCode.DOWNLOAD_TIMEOUT
+    assert 0.9 < time.monotonic() - started < 2.5
