@@ -8,6 +8,8 @@ verification). So DNS rebinding between check and connect has nothing to act on.
 The body is read with one system call per chunk, with a read timeout per call and an
 overall deadline across the whole transfer, and the byte count is checked as it
 arrives; Content-Length is used only to refuse early, never trusted as a bound.
+Name resolution is the one step outside the deadline: getaddrinfo has no timeout of
+its own, and is bounded by the system resolver's (resolv.conf ``timeout``/``attempts``).
 
 Usage by the storage writer, which hashes and writes chunks::
 
