@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from media_analysis.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -314,3 +315,53 @@ MEDIA_ANALYSIS_DOWNLOAD_READ_TIMEOUT = env_int(
 MEDIA_ANALYSIS_DOWNLOAD_DEADLINE = env_int(
     "MEDIA_ANALYSIS_DOWNLOAD_DEADLINE", 900, minimum=1, maximum=86400
 )
+
+# ---------------------------------------------------------------------- providers
+# Model providers (analysis/providers/). Keys are read here only; never logged.
+MEDIA_ANALYSIS_DEFAULT_PROVIDER = env_choice(
+    "MEDIA_ANALYSIS_DEFAULT_PROVIDER",
+    "builtin",
+    {"builtin", "openrouter", "novita", "openai", "gemini"},
+)
+PROVIDER_TIMEOUT = env_float("PROVIDER_TIMEOUT", 120.0, minimum=1, maximum=1200)
+PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 10.0, minimum=0.1, maximum=120)
+PROVIDER_MAX_RETRIES = env_int("PROVIDER_MAX_RETRIES", 3, minimum=0, maximum=10)
+PROVIDER_RETRY_BASE_DELAY = env_float("PROVIDER_RETRY_BASE_DELAY", 1.0, minimum=0, maximum=60)
+# Cap on one wait, Retry-After included; a longer Retry-After ends the call (retryable).
+PROVIDER_RETRY_MAX_DELAY = env_float("PROVIDER_RETRY_MAX_DELAY", 30.0, minimum=0, maximum=600)
+PROVIDER_BREAKER_FAIL_MAX = env_int("PROVIDER_BREAKER_FAIL_MAX", 5, minimum=1, maximum=1000)
+PROVIDER_BREAKER_RESET_TIMEOUT = env_float(
+    "PROVIDER_BREAKER_RESET_TIMEOUT", 30.0, minimum=0.01, maximum=3600
+)
+PROVIDER_BREAKER_SUCCESS_THRESHOLD = env_int(
+    "PROVIDER_BREAKER_SUCCESS_THRESHOLD", 3, minimum=1, maximum=100
+)
+# Share breaker state between processes through REDIS_URL (in-memory when unreachable).
+PROVIDER_BREAKER_REDIS = env_bool("PROVIDER_BREAKER_REDIS", True)
+PROVIDER_BREAKER_NAMESPACE = env_str("PROVIDER_BREAKER_NAMESPACE", "media-analysis:breaker")
+PROVIDER_MAX_OUTPUT_TOKENS = env_int("PROVIDER_MAX_OUTPUT_TOKENS", 1500, minimum=16, maximum=65536)
+PROVIDER_MAX_TEXT_CHARS = env_int("PROVIDER_MAX_TEXT_CHARS", 50_000, minimum=100, maximum=2_000_000)
+# Models (fnmatch patterns, case-insensitive) that get audio as an input_audio part.
+PROVIDER_AUDIO_MODELS = env_list(
+    "PROVIDER_AUDIO_MODELS",
+    ["*gpt-4o*audio*", "*gpt-audio*", "*gemini*", "*voxtral*", "*omni*"],
+)
+OPENROUTER_API_KEY = env_str("OPENROUTER_API_KEY")
+OPENROUTER_BASE_URL = env_str("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+OPENROUTER_MODEL = env_str("OPENROUTER_MODEL", "google/gemini-2.5-flash")
+NOVITA_API_KEY = env_str("NOVITA_API_KEY")
+NOVITA_BASE_URL = env_str("NOVITA_BASE_URL", "https://api.novita.ai/openai/v1")
+NOVITA_MODEL = env_str("NOVITA_MODEL", "qwen/qwen2.5-vl-72b-instruct")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+# Any OpenAI-compatible server (vLLM, Ollama, LM Studio); a local one may need no key.
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1")
+OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
+OPENAI_TOKEN_LIMIT_FIELD = env_choice(
+    "OPENAI_TOKEN_LIMIT_FIELD", "max_tokens", {"max_tokens", "max_completion_tokens"}
+)
+GEMINI_API_KEY = env_str("GEMINI_API_KEY")
+GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash")
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
+GEMINI_USE_VERTEX = env_bool("GEMINI_USE_VERTEX", False)
+GOOGLE_CLOUD_PROJECT = env_str("GOOGLE_CLOUD_PROJECT")
+GOOGLE_CLOUD_LOCATION = env_str("GOOGLE_CLOUD_LOCATION", "us-central1")
