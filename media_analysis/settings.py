@@ -210,6 +210,11 @@ CELERY_BEAT_SCHEDULE: dict = {
             minute=env_int("STORAGE_CHECK_MINUTE", 30, minimum=0, maximum=59),
         ),
     },
+    # analysis: queue again what a dead worker or an unreachable broker dropped
+    "analysis-requeue-stalled": {
+        "task": "analysis.tasks.requeue_stalled_requests",
+        "schedule": env_int("ANALYSIS_REQUEUE_EVERY_SECONDS", 60, minimum=10, maximum=3600),
+    },
 }
 
 # ------------------------------------------------------------------------ storage
@@ -315,6 +320,25 @@ MEDIA_ANALYSIS_DOWNLOAD_READ_TIMEOUT = env_int(
 MEDIA_ANALYSIS_DOWNLOAD_DEADLINE = env_int(
     "MEDIA_ANALYSIS_DOWNLOAD_DEADLINE", 900, minimum=1, maximum=86400
 )
+
+# ----------------------------------------------------------------------- analysis
+MEDIA_ANALYSIS_MAX_PROMPT_CHARS = env_int(
+    "MEDIA_ANALYSIS_MAX_PROMPT_CHARS", 10_000, minimum=1, maximum=1_000_000
+)
+CONTACT_SHEET_GRID = env_str("CONTACT_SHEET_GRID", "2x3")
+CONTACT_SHEET_RESOLUTION = env_str("CONTACT_SHEET_RESOLUTION", "1920x1080")
+# A request still "processing" this long after it started is assumed orphaned
+# (its worker died) and is queued again by beat; must exceed the task time limit.
+MEDIA_ANALYSIS_STUCK_AFTER_SECONDS = env_int(
+    "MEDIA_ANALYSIS_STUCK_AFTER_SECONDS", 2 * CELERY_TASK_TIME_LIMIT, minimum=60
+)
+# A request still "pending" this long was probably never queued (broker down at
+# submit time) and is queued again by beat.
+MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS = env_int(
+    "MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS", 600, minimum=30
+)
+if MEDIA_ANALYSIS_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("MEDIA_ANALYSIS_STUCK_AFTER_SECONDS must exceed CELERY_TASK_TIME_LIMIT")
 
 # ---------------------------------------------------------------------- providers
 # Model providers (analysis/providers/). Keys are read here only; never logged.

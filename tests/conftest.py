@@ -13,6 +13,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+pytest_plugins = ("celery.contrib.pytest",)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,0 +1,461 @@
+"""One analysis, from a pending request to a recorded result.
+
+claim -> ingest (download or the stored upload) -> process -> store frames and the
+contact sheet -> answer from an identical earlier request, or ask the provider ->
+record the result and write outputs/. Each stage is timed into the request's
+metadata.
+
+Safe to run twice for the same request (a redelivered message after a worker was
+killed, ``acks_late``): a PostgreSQL advisory lock lets one run at a time, every
+file goes to a path fixed by the request id and its creation date (rewritten
+atomically, rows upserted), and the result is recorded only while the request is
+still ``processing``, under a row lock. A request that is completed, failed,
+cancelled or deleted is left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models.functions import Now
+
+from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
+from analysis.services import UPLOAD_URL_SCHEME, AnalysisOptions
+from storage_app.layout import (
+    CONTACT_SHEET_NAME,
+    RESULT_NAME,
+    SUMMARY_NAME,
+    Category,
+    frame_name,
+    make_folders,
+    path_of_record,
+    request_folder,
+)
+from storage_app.models import ContactSheet, MediaFile
+from storage_app.records import discard_on_error, record_contact_sheet, record_media_file
+from storage_app.writer import store_file
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "internal_error"
+
+
+class StageFailure(Exception):
+    """A stage ended the analysis: the request becomes ``failed`` with this code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code[:50]
+        self.message = message
+
+
+class Cancelled(Exception):
+    """The request was cancelled or deleted while we worked on it."""
+
+
+@dataclass
+class Run:
+    """What one run knows about its request as it goes."""
+
+    request: AnalysisRequest
+    options: AnalysisOptions
+    started: float = field(default_factory=time.monotonic)
+    stages: dict[str, int] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.stages[name] = int((time.monotonic() - began) * 1000)
+
+    @property
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+
+def run_analysis(request_id: uuid.UUID | str) -> str:
+    """Analyse one request; returns what happened ("completed", "failed",
+    "cancelled", "busy" or "skipped") for the task's log line."""
+    with _advisory_lock(request_id) as acquired:
+        if not acquired:
+            return "busy"  # another worker is on it right now
+        request = _claim(request_id)
+        if request is None:
+            return "skipped"
+        run = Run(request=request, options=AnalysisOptions.parse(request.metadata.get("options")))
+        try:
+            _analyse(run)
+        except Cancelled:
+            return "cancelled"
+        except StageFailure as failure:
+            _fail(run, failure.code, failure.message)
+            return "failed"
+        except Exception as exc:
+            if _is_database_outage(exc):
+                raise  # the task retries later; the request stays "processing"
+            logger.exception("analysis crashed", extra={"request_id": str(request_id)})
+            _fail(run, INTERNAL_ERROR, "The analysis failed unexpectedly; the error was logged.")
+            return "failed"
+        finally:
+            shutil.rmtree(request_folder(Category.TEMP, request.id), ignore_errors=True)
+        return "completed"
+
+
+# ------------------------------------------------------------------- stages
+def _analyse(run: Run) -> None:
+    from analysis.processing import process_media
+
+    with run.stage("ingest"):
+        media_path, media = _ingest(run)
+    _check_still_wanted(run)
+
+    work_dir = make_folders(request_folder(Category.TEMP, run.request.id))
+    with run.stage("process"):
+        outcome = _translated(
+            lambda: process_media(
+                media_path, media["media_type"], work_dir, run.options.processing()
+            )
+        )
+    with run.stage("store_derivatives"):
+        _store_derivatives(run, outcome)
+    _check_still_wanted(run)
+
+    with run.stage("provider"):
+        result_fields = _answer(run, media, outcome)
+    with run.stage("record"):
+        _record(run, media, outcome, result_fields)
+
+
+def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
+    """The media on disk under uploads/, with its detected type and checksum."""
+    from analysis.ingest.download import open_download
+    from analysis.ingest.store import store_incoming_media
+
+    request = run.request
+    if request.media_url.startswith(UPLOAD_URL_SCHEME):
+        row = (
+            MediaFile.objects.filter(
+                request_id=request.id, relative_path__startswith=f"{Category.UPLOADS}/"
+            )
+            .order_by("-uploaded_at")
+            .first()
+        )
+        if row is None or row.deleted_at is not None:
+            raise StageFailure(
+                "media_missing", "The uploaded file is no longer stored (retention)."
+            )
+        path = path_of_record(row.relative_path, row.storage_path)
+        if not path.exists():
+            raise StageFailure("media_missing", "The uploaded file is missing from storage.")
+        from analysis.processing.detect import detect_media
+
+        detected = detect_media(path)
+        media = {"sha256": row.checksum, "size_bytes": row.size_bytes}
+    else:
+        with _translated_ingest(), open_download(request.media_url) as remote:
+            incoming = store_incoming_media(request.id, remote.chunks(), on_date=request.created_at)
+        with incoming.discard_on_error(), transaction.atomic():
+            incoming.record(original_path=request.media_url)
+        path, detected = incoming.stored.path, incoming.detected
+        media = {"sha256": incoming.stored.sha256, "size_bytes": incoming.stored.size_bytes}
+    media.update(detected.as_facts())
+    AnalysisRequest.objects.filter(pk=request.id).update(media_type=detected.media_type)
+    request.media_type = detected.media_type
+    if detected.media_type == MediaType.UNKNOWN:
+        raise StageFailure(
+            "unsupported_media",
+            "The file is not a video, audio, image or document type this service can analyse.",
+        )
+    return path, media
+
+
+def _store_derivatives(run: Run, outcome: Any) -> None:
+    """Frames under frames/, the contact sheet under contact-sheets/, each indexed."""
+    request = run.request
+    on_date = request.created_at
+    for index, frame in enumerate(outcome.frames, start=1):
+        stored = store_file(
+            frame,
+            category=Category.FRAMES,
+            request_id=request.id,
+            name=frame_name(index),
+            on_date=on_date,
+        )
+        with discard_on_error(stored), transaction.atomic():
+            record_media_file(stored, mime_type="image/jpeg")
+    sheet = outcome.contact_sheet
+    if sheet is None:
+        return
+    stored = store_file(
+        sheet.path,
+        category=Category.CONTACT_SHEETS,
+        request_id=request.id,
+        name=CONTACT_SHEET_NAME,
+        on_date=on_date,
+    )
+    with discard_on_error(stored), transaction.atomic():
+        # A rerun rewrote the same file: replace its row rather than add a second.
+        ContactSheet.objects.filter(
+            request_id=request.id, relative_path=stored.relative_path
+        ).delete()
+        record_contact_sheet(
+            stored,
+            frames_count=sheet.frames_count,
+            grid_layout=sheet.grid_layout,
+            resolution=sheet.resolution,
+        )
+
+
+def _answer(run: Run, media: dict[str, Any], outcome: Any) -> dict[str, Any]:
+    """The result's fields: copied from an identical completed request, or asked."""
+    from analysis.providers import get_provider
+    from analysis.providers.base import ProviderError
+
+    request = run.request
+    try:
+        provider = get_provider(request.provider)
+        model = provider.resolve_model(request.metadata.get("requested_model"))
+    except ProviderError as exc:
+        raise StageFailure(exc.code, exc.message) from None
+    request.prompt_hash = prompt_hash(
+        media.get("sha256") or request.media_url, request.prompt, provider.name, model
+    )
+    AnalysisRequest.objects.filter(pk=request.id).update(prompt_hash=request.prompt_hash)
+
+    if not run.options.force:
+        earlier = _earlier_answer(request)
+        if earlier is not None:
+            return {
+                "result_text": earlier.result_text,
+                "model_used": earlier.model_used,
+                "provider": earlier.provider,
+                "input_tokens": earlier.input_tokens,
+                "output_tokens": earlier.output_tokens,
+                "cost_usd": 0,
+                "latency_ms": 0,
+                "metadata": {
+                    "answered_from": str(earlier.request_id),
+                    "source_result": str(earlier.id),
+                },
+            }
+    provider_request = _provider_request(request, model, outcome)
+    try:
+        result = provider.analyse(provider_request)
+    except ProviderError as exc:
+        raise StageFailure(exc.code, f"{provider.name}: {exc.message}") from None
+    return {
+        "result_text": result.text,
+        "model_used": result.model_used,
+        "provider": result.provider,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.latency_ms,
+        "metadata": {
+            "usage": result.raw_usage,
+            "cost_source": result.cost_source,
+            "attempts": result.attempts,
+        },
+    }
+
+
+def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any]) -> None:
+    """Result row, outputs/ files and the completed state, all or nothing."""
+    request = run.request
+    summary = fields["result_text"]
+    document = {
+        "request_id": str(request.id),
+        "prompt": request.prompt,
+        "media": media,
+        "facts": outcome.facts,
+        **{k: _json_safe(v) for k, v in fields.items()},
+        "stages_ms": run.stages,
+    }
+    outputs = [
+        store_file(
+            json.dumps(document, indent=2, default=str).encode(),
+            category=Category.OUTPUTS,
+            request_id=request.id,
+            name=RESULT_NAME,
+            on_date=request.created_at,
+        ),
+        store_file(
+            summary.encode(),
+            category=Category.OUTPUTS,
+            request_id=request.id,
+            name=SUMMARY_NAME,
+            on_date=request.created_at,
+        ),
+    ]
+    with discard_on_error(*outputs), transaction.atomic():
+        locked = AnalysisRequest.objects.select_for_update().get(pk=request.id)
+        if locked.status != AnalysisStatus.PROCESSING or locked.deleted_at is not None:
+            raise Cancelled()
+        AnalysisResult.objects.create(request=locked, prompt_used=request.prompt, **fields)
+        for stored, mime in zip(outputs, ("application/json", "text/plain"), strict=True):
+            record_media_file(stored, mime_type=mime)
+        locked.status = AnalysisStatus.COMPLETED
+        locked.completed_at = Now()
+        locked.latency_ms = run.elapsed_ms
+        locked.model_used = fields["model_used"]
+        locked.metadata = {
+            **locked.metadata,
+            "media": media,
+            "facts": outcome.facts,
+            "stages_ms": run.stages,
+        }
+        locked.save(
+            update_fields=["status", "completed_at", "latency_ms", "model_used", "metadata"]
+        )
+
+
+# ------------------------------------------------------------------ helpers
+def prompt_hash(media_identity: str, prompt: str, provider: str, model: str) -> str:
+    """SHA-256 over what makes two analyses the same question."""
+    payload = json.dumps([media_identity, prompt, provider, model], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _earlier_answer(request: AnalysisRequest) -> AnalysisResult | None:
+    return (
+        AnalysisResult.objects.filter(
+            request__prompt_hash=request.prompt_hash,
+            request__status=AnalysisStatus.COMPLETED,
+            request__deleted_at__isnull=True,
+        )
+        .exclude(request_id=request.id)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _provider_request(request: AnalysisRequest, model: str, outcome: Any):
+    from analysis.providers.base import ImageInput, ProviderRequest
+
+    images = [
+        ImageInput(data=Path(path).read_bytes(), mime_type=mime) for path, mime in outcome.images
+    ]
+    return ProviderRequest(
+        prompt=request.prompt, model=model, text=outcome.text, images=images, facts=outcome.facts
+    )
+
+
+def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
+    with transaction.atomic():
+        request = (
+            AnalysisRequest.objects.select_for_update()
+            .filter(pk=request_id, deleted_at__isnull=True)
+            .first()
+        )
+        # "processing" here means an earlier run died mid-way (we hold the lock now).
+        if request is None or request.status not in (
+            AnalysisStatus.PENDING,
+            AnalysisStatus.PROCESSING,
+        ):
+            return None
+        request.status = AnalysisStatus.PROCESSING
+        request.started_at = Now()
+        request.error_code = request.error_message = None
+        request.save(update_fields=["status", "started_at", "error_code", "error_message"])
+        request.refresh_from_db()
+    return request
+
+
+def _fail(run: Run, code: str, message: str) -> None:
+    with transaction.atomic():
+        locked = AnalysisRequest.objects.select_for_update().filter(pk=run.request.id).first()
+        if locked is None or locked.status != AnalysisStatus.PROCESSING:
+            return  # cancelled or deleted meanwhile: that state stands
+        locked.status = AnalysisStatus.FAILED
+        locked.error_code = code[:50]
+        locked.error_message = message
+        locked.completed_at = Now()
+        locked.latency_ms = run.elapsed_ms
+        locked.metadata = {**locked.metadata, "stages_ms": run.stages}
+        locked.save(
+            update_fields=[
+                "status",
+                "error_code",
+                "error_message",
+                "completed_at",
+                "latency_ms",
+                "metadata",
+            ]
+        )
+    logger.info("analysis failed", extra={"request_id": str(run.request.id), "error_code": code})
+
+
+def _check_still_wanted(run: Run) -> None:
+    status = (
+        AnalysisRequest.objects.filter(pk=run.request.id).values_list("status", flat=True).first()
+    )
+    if status != AnalysisStatus.PROCESSING:
+        raise Cancelled()
+
+
+@contextmanager
+def _advisory_lock(request_id: uuid.UUID | str) -> Iterator[bool]:
+    """A session-level PostgreSQL lock: released when we are done, or by the server
+    when a killed worker's connection drops, so a redelivered task can go on."""
+    key = int.from_bytes(uuid.UUID(str(request_id)).bytes[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+@contextmanager
+def _translated_ingest() -> Iterator[None]:
+    from analysis.ingest.errors import IngestError
+    from storage_app.disk import InsufficientStorageError
+    from storage_app.writer import FileTooLargeError
+
+    try:
+        yield
+    except IngestError as exc:
+        raise StageFailure(str(exc.code), exc.message) from None
+    except FileTooLargeError as exc:
+        raise StageFailure("download_too_large", str(exc)) from None
+    except InsufficientStorageError as exc:
+        raise StageFailure("insufficient_storage", str(exc)) from None
+
+
+def _translated(call):
+    from analysis.processing.errors import MediaProcessingError
+
+    try:
+        return call()
+    except MediaProcessingError as exc:
+        raise StageFailure(exc.code, exc.message) from None
+
+
+def _is_database_outage(exc: Exception) -> bool:
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _json_safe(value: Any) -> Any:
+    return (
+        str(value)
+        if value is not None and not isinstance(value, str | int | float | dict | list | bool)
+        else value
+    )

@@ -1,0 +1,434 @@
+"""The one place that changes an analysis request's state.
+
+The API, admin actions, Celery tasks and management commands all call these
+functions, so validation, state rules and side effects (enqueueing the task
+after commit) behave the same whichever door was used. Each change locks the
+row (``select_for_update``) and saves it through the model, so concurrent
+callers cannot both win and model signals (the audit trail) see every change.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.functions import Now
+
+from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_URL_SCHEME = "upload://"
+_GRID = re.compile(r"^([1-9]|10)x([1-9]|10)$")
+_RESOLUTION = re.compile(r"^(\d{3,4})x(\d{3,4})$")
+
+
+class ServiceError(Exception):
+    """A request the service refuses; ``code`` is stable, ``message`` is for people."""
+
+    status_code = 400
+
+    def __init__(self, code: str, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class InvalidRequest(ServiceError):
+    status_code = 400
+
+
+class StateConflict(ServiceError):
+    status_code = 409
+
+
+class RequestNotFound(ServiceError):
+    status_code = 404
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Per-request processing options; unknown keys are refused, not ignored."""
+
+    frames: int
+    grid: str
+    resolution: str
+    force: bool = False
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> AnalysisOptions:
+        raw = dict(raw or {})
+        unknown = set(raw) - {"frames", "grid", "resolution", "force"}
+        if unknown:
+            raise InvalidRequest(
+                "unknown_option",
+                f"Unknown option(s): {', '.join(sorted(unknown))}. "
+                "Allowed: frames, grid, resolution, force.",
+                field="options",
+            )
+        grid = str(raw.get("grid", settings.CONTACT_SHEET_GRID))
+        match = _GRID.match(grid)
+        if not match:
+            raise InvalidRequest(
+                "invalid_grid",
+                "grid must look like COLSxROWS with 1 to 10 each, e.g. 2x3.",
+                field="options.grid",
+            )
+        resolution = str(raw.get("resolution", settings.CONTACT_SHEET_RESOLUTION))
+        size = _RESOLUTION.match(resolution)
+        if not size or not (320 <= int(size[1]) <= 7680 and 240 <= int(size[2]) <= 4320):
+            raise InvalidRequest(
+                "invalid_resolution",
+                "resolution must be WIDTHxHEIGHT between 320x240 and 7680x4320.",
+                field="options.resolution",
+            )
+        cells = int(match[1]) * int(match[2])
+        frames = raw.get("frames", cells)
+        if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= cells:
+            raise InvalidRequest(
+                "invalid_frames",
+                f"frames must be a whole number from 1 to {cells} (the grid's cells).",
+                field="options.frames",
+            )
+        force = raw.get("force", False)
+        if not isinstance(force, bool):
+            raise InvalidRequest(
+                "invalid_force", "force must be true or false.", field="options.force"
+            )
+        return cls(frames=frames, grid=grid, resolution=resolution, force=force)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def processing(self):
+        """These options in the form ``analysis.processing`` takes."""
+        from analysis.processing import ProcessingOptions
+
+        return ProcessingOptions(
+            frames_count=self.frames, grid=self.grid, resolution=self.resolution
+        )
+
+
+# ------------------------------------------------------------------ validation
+def validate_prompt(prompt: Any) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequest("prompt_required", "A non-empty prompt is required.", field="prompt")
+    if "\x00" in prompt:
+        raise InvalidRequest(
+            "prompt_invalid", "The prompt must not contain NUL characters.", field="prompt"
+        )
+    limit = settings.MEDIA_ANALYSIS_MAX_PROMPT_CHARS
+    if len(prompt) > limit:
+        raise InvalidRequest(
+            "prompt_too_long",
+            f"The prompt has {len(prompt)} characters; the limit is {limit}.",
+            field="prompt",
+        )
+    return prompt.strip()
+
+
+def validate_provider(provider: Any, model: Any) -> tuple[str, str | None]:
+    """The provider's name and the requested model (None: the provider's default).
+
+    The provider must exist and be configured now; a model, when named, must be a
+    plausible name (whether the provider knows it is only learnt by asking)."""
+    from analysis.providers import PROVIDER_NAMES, ProviderError, resolve
+
+    if provider is not None and not isinstance(provider, str):
+        raise InvalidRequest("unknown_provider", "provider must be a name.", field="provider")
+    if model not in (None, "") and (
+        not isinstance(model, str) or len(model) > 100 or "\x00" in model
+    ):
+        raise InvalidRequest(
+            "invalid_model", "model must be a name of at most 100 characters.", field="model"
+        )
+    try:
+        name, _ = resolve(provider or None, model or None)
+    except ProviderError as exc:
+        if exc.code == "provider_unknown":
+            raise InvalidRequest(
+                "unknown_provider",
+                f"Unknown provider {str(provider)[:50]!r}. Known: {', '.join(PROVIDER_NAMES)}.",
+                field="provider",
+            ) from None
+        raise InvalidRequest(exc.code, exc.message, field="provider") from None
+    return name, (model or None)
+
+
+def validate_media_type_hint(media_type: Any) -> str | None:
+    if media_type in (None, ""):
+        return None
+    if media_type not in MediaType.values:
+        raise InvalidRequest(
+            "invalid_media_type",
+            f"media_type must be one of: {', '.join(MediaType.values)}.",
+            field="media_type",
+        )
+    return media_type
+
+
+def validate_media_url(media_url: Any) -> str:
+    """Syntax, scheme and the address rule, checked before anything is stored; the
+    download checks the address again (and on every redirect)."""
+    from analysis.ingest.errors import IngestError
+    from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, validate_url
+
+    if not isinstance(media_url, str) or not media_url.strip():
+        raise InvalidRequest(
+            "media_url_required", "media_url (or a file upload) is required.", field="media_url"
+        )
+    try:
+        target = validate_url(media_url.strip())
+        resolve_public_addresses(target.host, target.port, policy=AddressPolicy.from_settings())
+    except IngestError as exc:
+        raise InvalidRequest(str(exc.code), exc.message, field="media_url") from None
+    return media_url.strip()
+
+
+# --------------------------------------------------------------------- submit
+def submit_url_request(
+    *,
+    media_url: Any,
+    prompt: Any,
+    owner=None,
+    provider: Any = None,
+    model: Any = None,
+    media_type: Any = None,
+    options: dict[str, Any] | None = None,
+    correlation_id: uuid.UUID | None = None,
+) -> AnalysisRequest:
+    """Record a request for media at a URL and queue its analysis."""
+    fields = _validated_fields(prompt, provider, model, media_type, options)
+    url = validate_media_url(media_url)
+    with transaction.atomic():
+        request = AnalysisRequest.objects.create(
+            media_url=url, owner=owner, correlation_id=correlation_id or uuid.uuid4(), **fields
+        )
+        enqueue_analysis(request)
+    return request
+
+
+def submit_upload_request(
+    *,
+    chunks: Iterable[bytes],
+    original_filename: str | None,
+    prompt: Any,
+    owner=None,
+    provider: Any = None,
+    model: Any = None,
+    media_type: Any = None,
+    options: dict[str, Any] | None = None,
+    correlation_id: uuid.UUID | None = None,
+    expected_bytes: int = 0,
+) -> AnalysisRequest:
+    """Store an uploaded file under uploads/ and record its request, in one
+    transaction; a failure leaves neither the row nor the file."""
+    from analysis.ingest.store import store_incoming_media
+
+    fields = _validated_fields(prompt, provider, model, media_type, options)
+    request_id = uuid.uuid4()
+    name = (original_filename or "")[:1000] or None
+    stored = store_incoming_media(request_id, chunks, expected_bytes=expected_bytes)
+    with stored.discard_on_error(), transaction.atomic():
+        request = AnalysisRequest.objects.create(
+            id=request_id,
+            media_url=f"{UPLOAD_URL_SCHEME}{request_id}",
+            original_filename=name,
+            owner=owner,
+            correlation_id=correlation_id or uuid.uuid4(),
+            **fields,
+        )
+        stored.record(original_path=name)
+        enqueue_analysis(request)
+    return request
+
+
+def _validated_fields(prompt, provider, model, media_type, options) -> dict[str, Any]:
+    prompt = validate_prompt(prompt)
+    provider, model = validate_provider(provider, model)
+    hint = validate_media_type_hint(media_type)
+    parsed = AnalysisOptions.parse(options)
+    metadata: dict[str, Any] = {"options": parsed.as_dict()}
+    if model:
+        metadata["requested_model"] = model
+    if hint:
+        metadata["media_type_hint"] = hint
+    return {"prompt": prompt, "provider": provider, "metadata": metadata}
+
+
+def enqueue_analysis(request: AnalysisRequest) -> None:
+    """Queue the analysis once the surrounding transaction commits (never before:
+    the worker must find the row)."""
+    from analysis.tasks import analyse_request
+
+    request_id = str(request.id)
+    headers = {"correlation_id": str(request.correlation_id)} if request.correlation_id else {}
+
+    def send() -> None:
+        try:
+            analyse_request.apply_async((request_id,), headers=headers)
+        except Exception:
+            # The row is committed and stays pending; beat's requeue_stalled_requests
+            # sends it again once the broker is back. The caller still gets its 202.
+            logger.exception("could not queue analysis", extra={"request_id": request_id})
+
+    transaction.on_commit(send)
+
+
+# -------------------------------------------------------------- state changes
+def _locked(request_id: uuid.UUID | str, *, include_deleted: bool = False) -> AnalysisRequest:
+    try:
+        request_id = uuid.UUID(str(request_id))
+    except ValueError:
+        raise RequestNotFound("not_found", "No such analysis request.") from None
+    queryset = AnalysisRequest.objects.select_for_update()
+    if not include_deleted:
+        queryset = queryset.filter(deleted_at__isnull=True)
+    try:
+        return queryset.get(pk=request_id)
+    except (AnalysisRequest.DoesNotExist, ValueError):
+        raise RequestNotFound("not_found", "No such analysis request.") from None
+
+
+def retry_request(request_id: uuid.UUID | str) -> AnalysisRequest:
+    """A failed or cancelled request goes back to pending, at most 10 times."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in (AnalysisStatus.FAILED, AnalysisStatus.CANCELLED):
+            raise StateConflict(
+                "not_retryable",
+                f"Only failed or cancelled requests can be retried; this one is {request.status}.",
+            )
+        if (request.retry_count or 0) >= MAX_RETRY_COUNT:
+            raise StateConflict(
+                "retry_limit_reached", f"This request was already retried {MAX_RETRY_COUNT} times."
+            )
+        request.status = AnalysisStatus.PENDING
+        request.retry_count = (request.retry_count or 0) + 1
+        request.error_code = request.error_message = None
+        request.started_at = request.completed_at = request.latency_ms = None
+        request.save(
+            update_fields=[
+                "status",
+                "retry_count",
+                "error_code",
+                "error_message",
+                "started_at",
+                "completed_at",
+                "latency_ms",
+            ]
+        )
+        enqueue_analysis(request)
+    return request
+
+
+def cancel_request(request_id: uuid.UUID | str) -> AnalysisRequest:
+    """A pending or processing request becomes cancelled; a running task notices
+    at its next stage and stops without recording a result."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status not in (AnalysisStatus.PENDING, AnalysisStatus.PROCESSING):
+            raise StateConflict(
+                "not_cancellable",
+                f"Only pending or processing requests can be cancelled; this one is {request.status}.",
+            )
+        request.status = AnalysisStatus.CANCELLED
+        request.completed_at = Now()
+        request.save(update_fields=["status", "completed_at"])
+        request.refresh_from_db(fields=["completed_at"])
+    return request
+
+
+def soft_delete_request(request_id: uuid.UUID | str) -> AnalysisRequest:
+    """Hide a request: status ``deleted`` and ``deleted_at`` set; the row, its
+    results and files stay (retention cleans files on its own schedule)."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        request.metadata = {**(request.metadata or {}), "status_before_delete": request.status}
+        request.status = AnalysisStatus.DELETED
+        request.deleted_at = Now()
+        request.save(update_fields=["status", "deleted_at", "metadata"])
+        request.refresh_from_db(fields=["deleted_at"])
+    return request
+
+
+def restore_request(request_id: uuid.UUID | str) -> AnalysisRequest:
+    """Undo a soft delete: the status it had before comes back (a request deleted
+    mid-processing comes back as failed, since its task stopped)."""
+    with transaction.atomic():
+        request = _locked(request_id, include_deleted=True)
+        if request.deleted_at is None:
+            raise StateConflict("not_deleted", "This request is not deleted.")
+        metadata = dict(request.metadata or {})
+        previous = metadata.pop("status_before_delete", AnalysisStatus.FAILED)
+        if previous in (AnalysisStatus.PENDING, AnalysisStatus.PROCESSING):
+            previous = AnalysisStatus.FAILED
+            request.error_code = "deleted_while_running"
+            request.error_message = "The request was deleted before its analysis finished."
+        request.status = previous
+        request.deleted_at = None
+        request.metadata = metadata
+        request.save(
+            update_fields=["status", "deleted_at", "metadata", "error_code", "error_message"]
+        )
+    return request
+
+
+def requeue_stalled(*, stuck_before, pending_before) -> dict[str, int]:
+    """Requests whose work was lost get queued again.
+
+    - ``processing`` since before ``stuck_before``: its worker died. Back to
+      pending with retry_count + 1, or failed once the retry limit is reached.
+    - ``pending`` since before ``pending_before``: its message may never have
+      reached the broker (Redis was down at submit time). Queued again as is; a
+      duplicate message is harmless, the pipeline claims a request once.
+    """
+    counts = {"requeued_stuck": 0, "failed_stuck": 0, "requeued_pending": 0}
+    stuck_ids = AnalysisRequest.objects.filter(
+        status=AnalysisStatus.PROCESSING, started_at__lt=stuck_before, deleted_at__isnull=True
+    ).values_list("id", flat=True)[:500]
+    for request_id in list(stuck_ids):
+        with transaction.atomic():
+            request = (
+                AnalysisRequest.objects.select_for_update(skip_locked=True)
+                .filter(pk=request_id, status=AnalysisStatus.PROCESSING)
+                .first()
+            )
+            if request is None:
+                continue
+            if (request.retry_count or 0) >= MAX_RETRY_COUNT:
+                request.status = AnalysisStatus.FAILED
+                request.error_code = "stalled"
+                request.error_message = "The analysis stopped responding too many times."
+                request.completed_at = Now()
+                request.save(
+                    update_fields=["status", "error_code", "error_message", "completed_at"]
+                )
+                counts["failed_stuck"] += 1
+                continue
+            request.status = AnalysisStatus.PENDING
+            request.retry_count = (request.retry_count or 0) + 1
+            request.save(update_fields=["status", "retry_count"])
+            enqueue_analysis(request)
+            counts["requeued_stuck"] += 1
+    pending = AnalysisRequest.objects.filter(
+        status=AnalysisStatus.PENDING, created_at__lt=pending_before, deleted_at__isnull=True
+    ).only("id", "correlation_id")[:500]
+    for request in pending:
+        with transaction.atomic():
+            enqueue_analysis(request)
+        counts["requeued_pending"] += 1
+    return counts
