@@ -134,7 +134,7 @@ def _analyse(run: Run) -> None:
     _check_still_wanted(run)
 
     with run.stage("provider"):
-        result_fields = _answer(run, media, outcome)
+        result_fields = _answer(run, media, outcome, media_path)
     with run.stage("record"):
         _record(run, media, outcome, result_fields)
 
@@ -219,7 +219,7 @@ def _store_derivatives(run: Run, outcome: Any) -> None:
         )
 
 
-def _answer(run: Run, media: dict[str, Any], outcome: Any) -> dict[str, Any]:
+def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> dict[str, Any]:
     """The result's fields: copied from an identical completed request, or asked."""
     from analysis.providers import get_provider
     from analysis.providers.base import ProviderError
@@ -251,7 +251,7 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any) -> dict[str, Any]:
                     "source_result": str(earlier.id),
                 },
             }
-    provider_request = _provider_request(request, model, outcome)
+    provider_request = _provider_request(request, model, outcome, media, media_path)
     try:
         result = provider.analyse(provider_request)
     except ProviderError as exc:
@@ -342,14 +342,34 @@ def _earlier_answer(request: AnalysisRequest) -> AnalysisResult | None:
     )
 
 
-def _provider_request(request: AnalysisRequest, model: str, outcome: Any):
-    from analysis.providers.base import ImageInput, ProviderRequest
+# Audio the OpenAI-style ``input_audio`` part accepts, sent whole when small enough;
+# the provider drops it for models that take no audio.
+AUDIO_INPUT_MIME_TYPES = {"audio/wav", "audio/x-wav", "audio/mpeg"}
+AUDIO_INPUT_MAX_BYTES = 20 * 1024 * 1024
+
+
+def _provider_request(
+    request: AnalysisRequest, model: str, outcome: Any, media: dict[str, Any], media_path: Path
+):
+    from analysis.providers.base import AudioInput, ImageInput, ProviderRequest
 
     images = [
         ImageInput(data=Path(path).read_bytes(), mime_type=mime) for path, mime in outcome.images
     ]
+    audio = None
+    if (
+        media.get("media_type") == MediaType.AUDIO
+        and media.get("mime_type") in AUDIO_INPUT_MIME_TYPES
+        and (media.get("size_bytes") or 0) <= AUDIO_INPUT_MAX_BYTES
+    ):
+        audio = AudioInput(data=media_path.read_bytes(), mime_type=media["mime_type"])
     return ProviderRequest(
-        prompt=request.prompt, model=model, text=outcome.text, images=images, facts=outcome.facts
+        prompt=request.prompt,
+        model=model,
+        text=outcome.text,
+        images=images,
+        audio=audio,
+        facts=outcome.facts,
     )
 
 

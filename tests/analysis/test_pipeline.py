@@ -227,3 +227,28 @@ def test_a_provider_refusal_fails_the_request_with_its_code(
     request.refresh_from_db()
     assert request.error_code == "provider_bad_request"
     assert "model not found" in request.error_message
+
+
+def test_audio_goes_to_an_audio_model_as_input_audio(storage_root, httpserver, settings, tmp_path):
+    from tests.processing.media_factory import make_audio
+
+    settings.OPENAI_BASE_URL = httpserver.url_for("/v1")
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_MODEL = "gpt-4o-audio-preview"
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(
+        {
+            "model": "gpt-4o-audio-preview",
+            "choices": [{"message": {"role": "assistant", "content": "A steady tone."}}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 4},
+        }
+    )
+    tone = make_audio(tmp_path / "tone.wav", seconds=1.0)
+    request = _upload(tone, provider="openai")
+    assert run_analysis(request.id) == "completed"
+    body = json.loads(httpserver.log[0][0].get_data())
+    parts = [p for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    audio = [p for p in parts if p.get("type") == "input_audio"]
+    assert audio and audio[0]["input_audio"]["format"] == "wav"
+    request.refresh_from_db()
+    assert request.media_type == "audio"
+    assert request.metadata["facts"]  # loudness and friends were measured
