@@ -25,6 +25,7 @@ from analysis.processing.avcommon import (
     av_errors,
     container_duration_seconds,
     container_facts,
+    missing_stream_error,
     open_input,
 )
 from analysis.processing.contact_sheet import Resolution
@@ -139,7 +140,9 @@ def process_audio(path: Path, work_dir: Path, options: ProcessingOptions) -> Aud
     started = time.perf_counter()
     with open_input(path, "audio") as container:
         if not container.streams.audio:
-            raise MediaProcessingError(NO_AUDIO_STREAM, "The file has no audio stream.")
+            raise missing_stream_error(
+                path, "audio", NO_AUDIO_STREAM, "The file has no audio stream."
+            )
         stream = container.streams.audio[0]
         facts = container_facts(container, path)
         facts["audio"] = audio_stream_facts(stream)

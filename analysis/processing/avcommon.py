@@ -56,11 +56,60 @@ def av_errors(what: str) -> Iterator[None]:
         raise media_error_from_av(exc, what) from exc
 
 
+def iso_bmff_cut_short(path: Path) -> bool:
+    """Whether an MP4/MOV file's top-level boxes run past its end, or its index
+    (``moov``) is missing: the signs of a cut-off upload, which FFmpeg reports
+    only as "invalid data"."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            if handle.read(8)[4:8] != b"ftyp":
+                return False
+            offset, seen_moov = 0, False
+            while offset + 8 <= size:
+                handle.seek(offset)
+                header = handle.read(16)
+                box_size, box_type = int.from_bytes(header[:4], "big"), header[4:8]
+                if box_size == 1 and len(header) == 16:
+                    box_size = int.from_bytes(header[8:16], "big")
+                elif box_size == 0:  # extends to the end of the file
+                    box_size = size - offset
+                if box_size < 8:
+                    return False  # not a box structure we can judge
+                seen_moov = seen_moov or box_type == b"moov"
+                if offset + box_size > size:
+                    return True
+                offset += box_size
+            return not seen_moov
+    except OSError:
+        return False
+
+
+def missing_stream_error(path: Path, what: str, code: str, message: str) -> MediaProcessingError:
+    """The error for a container without the stream we need: a truncation when
+    the file is visibly cut (its index lost), else ``code``."""
+    if iso_bmff_cut_short(path):
+        return MediaProcessingError(
+            MEDIA_TRUNCATED,
+            f"The {what} file ends early (its index is missing or cut), as if the upload "
+            "was cut off; send the complete file again.",
+        )
+    return MediaProcessingError(code, message)
+
+
 @contextlib.contextmanager
 def open_input(path: Path, what: str) -> Iterator[av.container.InputContainer]:
     """Open ``path`` for reading; errors come out as MediaProcessingError."""
-    with av_errors(what):
+    try:
         container = av.open(str(path), "r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError, IndexError) as exc:
+        if iso_bmff_cut_short(path):
+            raise MediaProcessingError(
+                MEDIA_TRUNCATED,
+                f"The {what} file ends early (its index is missing or cut), as if the upload "
+                "was cut off; send the complete file again.",
+            ) from exc
+        raise media_error_from_av(exc, what) from exc
     try:
         with av_errors(what):
             yield container

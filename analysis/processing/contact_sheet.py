@@ -110,9 +110,30 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+def _gap(resolution: Resolution) -> int:
+    return max(2, min(resolution.width, resolution.height) // 200)
+
+
+def cell_size(grid: Grid, resolution: Resolution) -> tuple[int, int]:
+    """The box each frame is fitted into on a sheet of this layout."""
+    gap = _gap(resolution)
+    cell_w = (resolution.width - gap * (grid.columns + 1)) // grid.columns
+    cell_h = (resolution.height - gap * (grid.rows + 1)) // grid.rows
+    if cell_w < 8 or cell_h < 8:
+        raise ValueError(f"a {grid} grid does not fit on {resolution}")
+    return cell_w, cell_h
+
+
+def fit_size(width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
+    """The largest size with the aspect ratio of ``width`` x ``height`` inside the box.
+    Callers that can scale cheaply (swscale on a video frame) make tiles this size,
+    and the sheet then pastes them as they are."""
+    scale = min(box_w / width, box_h / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _fit(image: Image.Image, box_w: int, box_h: int) -> Image.Image:
-    scale = min(box_w / image.width, box_h / image.height)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    size = fit_size(image.width, image.height, box_w, box_h)
     if size == image.size:
         return image
     # reducing_gap lets Pillow shrink by an integer factor first: much faster on
@@ -144,11 +165,8 @@ def compose_contact_sheet(
     if len(tiles) > grid.cells:
         raise ValueError(f"{len(tiles)} frames do not fit a {grid} grid")
     sheet = Image.new("RGB", (resolution.width, resolution.height), BACKGROUND)
-    gap = max(2, min(resolution.width, resolution.height) // 200)
-    cell_w = (resolution.width - gap * (grid.columns + 1)) // grid.columns
-    cell_h = (resolution.height - gap * (grid.rows + 1)) // grid.rows
-    if cell_w < 8 or cell_h < 8:
-        raise ValueError(f"a {grid} grid does not fit on {resolution}")
+    gap = _gap(resolution)
+    cell_w, cell_h = cell_size(grid, resolution)
     font_size = max(10, cell_h // 14)
     for index, tile in enumerate(tiles):
         column, row = index % grid.columns, index // grid.columns

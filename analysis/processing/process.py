@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.processing.audio import process_audio
 from analysis.processing.contact_sheet import ContactSheet
 from analysis.processing.detect import (
     AUDIO,
@@ -17,16 +16,16 @@ from analysis.processing.detect import (
     DetectedMedia,
     detect_media,
 )
-from analysis.processing.document import process_document
 from analysis.processing.errors import (
     MEDIA_CORRUPT,
     PROCESSING_FAILED,
     UNSUPPORTED_MEDIA,
     MediaProcessingError,
 )
-from analysis.processing.image import process_image
 from analysis.processing.options import ProcessingOptions
-from analysis.processing.video import process_video
+
+# The per-type modules are imported when their type comes up: a worker that only
+# ever sees video does not pay for numpy's waveform code or the PDF stack.
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -107,6 +106,8 @@ def _dispatch(
         "extension": detected.extension,
     }
     if detected.media_type == VIDEO:
+        from analysis.processing.video import process_video
+
         video = process_video(path, work_dir, options)
         return ProcessingOutcome(
             **common,
@@ -116,12 +117,18 @@ def _dispatch(
             frames=[frame.path for frame in video.frames],
         )
     if detected.media_type == AUDIO:
+        from analysis.processing.audio import process_audio
+
         audio = process_audio(path, work_dir, options)
         return ProcessingOutcome(**common, facts=audio.facts, images=[(audio.waveform, PNG)])
     if detected.media_type == IMAGE:
+        from analysis.processing.image import process_image
+
         image = process_image(path, work_dir, options)
         return ProcessingOutcome(**common, facts=image.facts, images=[(image.normalized, JPEG)])
     if detected.media_type == DOCUMENT:
+        from analysis.processing.document import process_document
+
         document = process_document(path, detected.mime_type, work_dir, options)
         return ProcessingOutcome(
             **common,

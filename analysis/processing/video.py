@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +27,7 @@ from analysis.processing.avcommon import (
     av_errors,
     container_duration_seconds,
     container_facts,
+    missing_stream_error,
     open_input,
     real_video_streams,
     stream_duration_seconds,
@@ -34,7 +36,9 @@ from analysis.processing.avcommon import (
 from analysis.processing.contact_sheet import (
     ContactSheet,
     SheetTile,
+    cell_size,
     compose_contact_sheet,
+    fit_size,
     format_timestamp,
 )
 from analysis.processing.errors import (
@@ -42,6 +46,7 @@ from analysis.processing.errors import (
     MEDIA_CORRUPT,
     MEDIA_TRUNCATED,
     NO_VIDEO_STREAM,
+    PROCESSING_FAILED,
     MediaProcessingError,
 )
 from analysis.processing.options import ProcessingOptions
@@ -54,18 +59,20 @@ SHORT_CLIP_SECONDS = 60
 
 @dataclass(frozen=True)
 class ExtractedFrame:
-    path: Path
+    path: Path  # the saved JPEG: display orientation, longest side capped
     time_s: float
     keyframe: bool
-    image: Image.Image  # as saved: display orientation, longest side capped
+    width: int
+    height: int
+    thumbnail: Image.Image  # already the size of a contact-sheet cell
 
     def as_facts(self) -> dict:
         return {
             "path": str(self.path),
             "time_s": round(self.time_s, 3),
             "keyframe": self.keyframe,
-            "width": self.image.width,
-            "height": self.image.height,
+            "width": self.width,
+            "height": self.height,
         }
 
 
@@ -89,8 +96,11 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
     with open_input(path, "video") as container:
         streams = real_video_streams(container)
         if not streams:
-            raise MediaProcessingError(
-                NO_VIDEO_STREAM, "The file has no video picture stream (it may be audio only)."
+            raise missing_stream_error(
+                path,
+                "video",
+                NO_VIDEO_STREAM,
+                "The file has no video picture stream (it may be audio only).",
             )
         stream = streams[0]
         facts = _probe_facts(container, stream, path)
@@ -109,7 +119,10 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
     mark = time.perf_counter()
     short = (facts.get("duration_s") or 0) < SHORT_CLIP_SECONDS
     sheet = compose_contact_sheet(
-        [SheetTile(frame.image, format_timestamp(frame.time_s, tenths=short)) for frame in frames],
+        [
+            SheetTile(frame.thumbnail, format_timestamp(frame.time_s, tenths=short))
+            for frame in frames
+        ],
         work_dir / "contact_sheet.jpg",
         grid=options.grid_parsed,
         resolution=options.resolution_parsed,
@@ -126,7 +139,9 @@ def probe_video(path: Path) -> dict:
     with open_input(path, "video") as container:
         streams = real_video_streams(container)
         if not streams:
-            raise MediaProcessingError(NO_VIDEO_STREAM, "The file has no video picture stream.")
+            raise missing_stream_error(
+                path, "video", NO_VIDEO_STREAM, "The file has no video picture stream."
+            )
         return _probe_facts(container, streams[0], path)
 
 
@@ -155,6 +170,7 @@ class _FrameGrabber:
         self.forward_decoded = 0
         self.decode_errors = 0
         self.missing = 0
+        self.tile_box = cell_size(options.grid_parsed, options.resolution_parsed)
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > options.max_image_pixels:
             raise MediaProcessingError(
@@ -187,18 +203,25 @@ class _FrameGrabber:
         out_dir.mkdir(parents=True, exist_ok=True)
         frames: list[ExtractedFrame] = []
         last_pts: int | None = None
-        for target, keyframe_pts in zip(target_pts, plan, strict=True):
-            frame = self._keyframe_at(keyframe_pts if keyframe_pts is not None else target)
-            if frame is not None and frame.pts is not None:
-                repeated = last_pts is not None and frame.pts <= last_pts
-                if repeated or abs(frame.pts - target) > tolerance:
-                    closer = self._decode_forward_to(target, after_pts=last_pts)
-                    frame = closer if closer is not None or repeated else frame
-            if frame is None:
-                self.missing += 1
-                continue
-            last_pts = frame.pts
-            frames.append(self._save(frame, out_dir / frame_filename(len(frames) + 1)))
+        # JPEG encoding releases the GIL: saving frame N overlaps decoding frame N+1.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-save") as saver:
+            saves = []
+            for target, keyframe_pts in zip(target_pts, plan, strict=True):
+                frame = self._keyframe_at(keyframe_pts if keyframe_pts is not None else target)
+                if frame is not None and frame.pts is not None:
+                    repeated = last_pts is not None and frame.pts <= last_pts
+                    if repeated or abs(frame.pts - target) > tolerance:
+                        closer = self._decode_forward_to(target, after_pts=last_pts)
+                        frame = closer if closer is not None or repeated else frame
+                if frame is None:
+                    self.missing += 1
+                    continue
+                last_pts = frame.pts
+                extracted, full = self._extract(frame, out_dir / frame_filename(len(frames) + 1))
+                saves.append(saver.submit(self._write_jpeg, full, extracted.path))
+                frames.append(extracted)
+            for save in saves:
+                save.result()
         if self.missing and not frames:
             raise MediaProcessingError(
                 MEDIA_TRUNCATED if self.decode_errors == 0 else MEDIA_CORRUPT,
@@ -252,19 +275,22 @@ class _FrameGrabber:
                 floor = pick
         return plan
 
+    def _decode_packet(self, packet) -> list:
+        """The frames one packet gives; a bad packet is counted and skipped."""
+        try:
+            return packet.decode()
+        except av.error.InvalidDataError:
+            self.decode_errors += 1
+            if self.decode_errors > MAX_DECODE_ERRORS:
+                raise MediaProcessingError(
+                    MEDIA_CORRUPT, "The video's pictures are damaged and cannot be decoded."
+                ) from None
+            return []
+
     def _decode_frames(self):
-        """Frames decoded from the current position; a bad packet is skipped."""
+        """Frames decoded from the current position."""
         for packet in self.container.demux(self.stream):
-            try:
-                decoded = packet.decode()
-            except av.error.InvalidDataError:
-                self.decode_errors += 1
-                if self.decode_errors > MAX_DECODE_ERRORS:
-                    raise MediaProcessingError(
-                        MEDIA_CORRUPT, "The video's pictures are damaged and cannot be decoded."
-                    ) from None
-                continue
-            yield from decoded
+            yield from self._decode_packet(packet)
 
     def _seek(self, pts: int) -> bool:
         try:
@@ -274,13 +300,27 @@ class _FrameGrabber:
         return True
 
     def _keyframe_at(self, pts: int):
-        """The first keyframe at or after the keyframe before ``pts``."""
+        """The first keyframe at or after the keyframe before ``pts``.
+
+        A decoder that reorders frames (H.264/HEVC with B-frames) holds a picture
+        back until later ones arrive; with everything but keyframes skipped that
+        would mean reading on to the next keyframe, seconds of packets away. So
+        once a keyframe packet has gone in, the decoder is drained instead."""
         ctx = self.stream.codec_context
         ctx.skip_frame = "NONKEY"
         try:
             with av_errors("video"):
                 self._seek(pts)
-                return next(iter(self._decode_frames()), None)
+                for packet in self.container.demux(self.stream):
+                    frames = self._decode_packet(packet)
+                    if frames:
+                        return frames[0]
+                    if packet.is_keyframe and packet.size:
+                        drained = ctx.decode(None)
+                        ctx.flush_buffers()
+                        if drained:
+                            return drained[0]
+                return None
         finally:
             ctx.skip_frame = "DEFAULT"
 
@@ -302,27 +342,45 @@ class _FrameGrabber:
                     break
         return last
 
-    def _save(self, frame, path: Path) -> ExtractedFrame:
-        image = self._to_image(frame)
-        with av_errors("video"):
+    def _write_jpeg(self, image: Image.Image, path: Path) -> None:
+        try:
             image.save(path, "JPEG", quality=self.options.jpeg_quality)
-        time_s = float(frame.pts * self.time_base) if frame.pts is not None else 0.0
-        return ExtractedFrame(path=path, time_s=time_s, keyframe=bool(frame.key_frame), image=image)
+        except OSError as exc:
+            raise MediaProcessingError(
+                PROCESSING_FAILED,
+                f"A frame could not be written to {path.parent}: {exc.strerror or exc}.",
+            ) from exc
 
-    def _to_image(self, frame) -> Image.Image:
-        """The frame as an RGB picture the way a player shows it: square pixels,
-        rotated per the display matrix, longest side capped (scaled in swscale,
-        which is cheaper than converting at full size and resizing after)."""
+    def _extract(self, frame, path: Path) -> tuple[ExtractedFrame, Image.Image]:
+        """The frame as a full picture (to save at ``path``) and a sheet-cell thumbnail,
+        both the way a player shows it: square pixels, rotated per the display
+        matrix. Both are scaled by swscale straight from the decoded YUV, which is
+        several times cheaper than converting at full size and resizing in Pillow."""
         width, height = frame.width, frame.height
         sar = self.stream.sample_aspect_ratio
         if sar and sar != 1:
             width = max(1, round(width * sar))
-        scale = min(1.0, self.options.max_image_side / max(width, height))
-        out_w = max(2, round(width * scale))
-        out_h = max(2, round(height * scale))
-        with av_errors("video"):
-            image = frame.to_image(width=out_w, height=out_h, interpolation="BILINEAR")
         rotation = round(getattr(frame, "rotation", 0) or 0) % 360
+        quarter_turn = rotation in (90, 270)
+        scale = min(1.0, self.options.max_image_side / max(width, height))
+        full_size = (max(2, round(width * scale)), max(2, round(height * scale)))
+        shown_w, shown_h = (height, width) if quarter_turn else (width, height)
+        thumb_w, thumb_h = fit_size(shown_w, shown_h, *self.tile_box)
+        thumb_size = (thumb_h, thumb_w) if quarter_turn else (thumb_w, thumb_h)
+        with av_errors("video"):
+            full = frame.to_image(width=full_size[0], height=full_size[1], interpolation="BILINEAR")
+            thumbnail = frame.to_image(
+                width=thumb_size[0], height=thumb_size[1], interpolation="BILINEAR"
+            )
         if rotation:
-            image = image.rotate(rotation, expand=True)
-        return image
+            full = full.rotate(rotation, expand=True)
+            thumbnail = thumbnail.rotate(rotation, expand=True)
+        extracted = ExtractedFrame(
+            path=path,
+            time_s=float(frame.pts * self.time_base) if frame.pts is not None else 0.0,
+            keyframe=bool(frame.key_frame),
+            width=full.width,
+            height=full.height,
+            thumbnail=thumbnail,
+        )
+        return extracted, full
