@@ -162,3 +162,8 @@ class AnalysisResult(models.Model):
 
     def __str__(self) -> str:
         return f"result {self.id} of {self.request_id}"
+
+
+# API tokens and idempotency keys live in their own module; imported here so Django
+# registers them with the app.
+from analysis.models_api import ApiToken, IdempotencyKey  # noqa: E402, F401

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
+from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
 from analysis.services import UPLOAD_URL_SCHEME, AnalysisOptions
 from storage_app.layout import (
@@ -174,6 +175,7 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
     media.update(detected.as_facts())
     AnalysisRequest.objects.filter(pk=request.id).update(media_type=detected.media_type)
     request.media_type = detected.media_type
+    invalidate_request(request)
     if detected.media_type == MediaType.UNKNOWN:
         raise StageFailure(
             "unsupported_media",
@@ -320,6 +322,7 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         locked.save(
             update_fields=["status", "completed_at", "latency_ms", "model_used", "metadata"]
         )
+        invalidate_request(locked)
 
 
 # ------------------------------------------------------------------ helpers
@@ -391,6 +394,7 @@ def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
         request.error_code = request.error_message = None
         request.save(update_fields=["status", "started_at", "error_code", "error_message"])
         request.refresh_from_db()
+        invalidate_request(request)
     return request
 
 
@@ -415,6 +419,7 @@ def _fail(run: Run, code: str, message: str) -> None:
                 "metadata",
             ]
         )
+        invalidate_request(locked)
     logger.info("analysis failed", extra={"request_id": str(run.request.id), "error_code": code})
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Now
 
+from analysis.cache import invalidate_request
 from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
 
 logger = logging.getLogger(__name__)
@@ -217,6 +218,7 @@ def submit_url_request(
         request = AnalysisRequest.objects.create(
             media_url=url, owner=owner, correlation_id=correlation_id or uuid.uuid4(), **fields
         )
+        invalidate_request(request)
         enqueue_analysis(request)
     return request
 
@@ -252,6 +254,7 @@ def submit_upload_request(
             **fields,
         )
         stored.record(original_path=name)
+        invalidate_request(request)
         enqueue_analysis(request)
     return request
 
@@ -331,6 +334,7 @@ def retry_request(request_id: uuid.UUID | str) -> AnalysisRequest:
                 "latency_ms",
             ]
         )
+        invalidate_request(request)
         enqueue_analysis(request)
     return request
 
@@ -349,6 +353,7 @@ def cancel_request(request_id: uuid.UUID | str) -> AnalysisRequest:
         request.completed_at = Now()
         request.save(update_fields=["status", "completed_at"])
         request.refresh_from_db(fields=["completed_at"])
+        invalidate_request(request)
     return request
 
 
@@ -362,6 +367,7 @@ def soft_delete_request(request_id: uuid.UUID | str) -> AnalysisRequest:
         request.deleted_at = Now()
         request.save(update_fields=["status", "deleted_at", "metadata"])
         request.refresh_from_db(fields=["deleted_at"])
+        invalidate_request(request)
     return request
 
 
@@ -384,6 +390,7 @@ def restore_request(request_id: uuid.UUID | str) -> AnalysisRequest:
         request.save(
             update_fields=["status", "deleted_at", "metadata", "error_code", "error_message"]
         )
+        invalidate_request(request)
     return request
 
 
@@ -417,11 +424,13 @@ def requeue_stalled(*, stuck_before, pending_before) -> dict[str, int]:
                 request.save(
                     update_fields=["status", "error_code", "error_message", "completed_at"]
                 )
+                invalidate_request(request)
                 counts["failed_stuck"] += 1
                 continue
             request.status = AnalysisStatus.PENDING
             request.retry_count = (request.retry_count or 0) + 1
             request.save(update_fields=["status", "retry_count"])
+            invalidate_request(request)
             enqueue_analysis(request)
             counts["requeued_stuck"] += 1
     pending = AnalysisRequest.objects.filter(

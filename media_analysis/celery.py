@@ -9,3 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "media_analysis.settings")
 app = Celery("media_analysis")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# A task's log lines carry the correlation id it was sent with (header "correlation_id").
+from media_analysis.middleware import connect_celery_log_context  # noqa: E402
+
+connect_celery_log_context()

@@ -6,6 +6,7 @@ each variable is documented in ``.env.example``. Sections are grouped by concern
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -52,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_prometheus",
     "analysis",
     "storage_app",
@@ -60,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Correlation / request ids first, so every later layer (and log line) has them.
+    "media_analysis.middleware.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -286,8 +291,14 @@ LOGGING = {
         "json": {"()": "media_analysis.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"log_context": {"()": "media_analysis.middleware.LogContextFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": LOG_FORMAT}
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": sys.stderr,
+            "formatter": LOG_FORMAT,
+            "filters": ["log_context"],  # correlation_id / request_id / task_id
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -298,9 +309,69 @@ LOGGING = {
 
 # ------------------------------------------------------------------------ API
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["analysis.api.authentication.HashedTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "analysis.api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "media-analysis API",
+    "DESCRIPTION": "Analyse media with vision and language models; a durable history.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Only health answers without a token; staff signed in to the admin may browse the docs.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_AUTHENTICATION": [
+        "analysis.api.authentication.HashedTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MediaTypeEnum": "analysis.models.MediaType",
+        "AnalysisStatusEnum": "analysis.models.AnalysisStatus",
+    },
+}
+# Token lookups are cached in Redis: trusted this long, then checked again...
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 60, minimum=1, maximum=3600)
+# ...but kept this long, to authenticate cached reads while PostgreSQL is down.
+API_TOKEN_CACHE_MAX_STALE_SECONDS = env_int(
+    "API_TOKEN_CACHE_MAX_STALE_SECONDS", 3600, minimum=API_TOKEN_CACHE_SECONDS, maximum=86400
+)
+# Per-token rates: "N/s", "N/min", "N/hour", "N/day" (or "N/5s").
+API_THROTTLE_RATES = {
+    "read": env_str("API_THROTTLE_READ_RATE", "600/min"),
+    "write": env_str("API_THROTTLE_WRITE_RATE", "60/min"),
+}
+for _scope, _rate in API_THROTTLE_RATES.items():
+    if not re.fullmatch(r"[1-9]\d*/\d*(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(
+            f"API_THROTTLE_{_scope.upper()}_RATE={_rate!r}: use e.g. 600/min, 20/s or 10/5s"
+        )
+API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24, minimum=1, maximum=24 * 30)
+# Cache TTLs (seconds): a status, a status once the request has ended, a history page.
+CACHE_TTL_STATUS = env_int("CACHE_TTL_STATUS", 300, minimum=1, maximum=86400)
+CACHE_TTL_RESULT = env_int("CACHE_TTL_RESULT", 3600, minimum=1, maximum=86400)
+CACHE_TTL_HISTORY = env_int("CACHE_TTL_HISTORY", 60, minimum=1, maximum=86400)
+# Circuit breakers (media_analysis/resilience.py): open after FAIL_MAX consecutive
+# failures, half-open after RESET_TIMEOUT seconds, closed after SUCCESS_THRESHOLD.
+DB_BREAKER_FAIL_MAX = env_int("DB_BREAKER_FAIL_MAX", 5, minimum=1, maximum=1000)
+DB_BREAKER_RESET_TIMEOUT = env_float("DB_BREAKER_RESET_TIMEOUT", 30.0, minimum=0.1, maximum=3600)
+DB_BREAKER_SUCCESS_THRESHOLD = env_int("DB_BREAKER_SUCCESS_THRESHOLD", 3, minimum=1, maximum=100)
+DB_BREAKER_SHARED = env_bool("DB_BREAKER_SHARED", True)  # state in Redis, shared by processes
+REDIS_BREAKER_FAIL_MAX = env_int("REDIS_BREAKER_FAIL_MAX", 5, minimum=1, maximum=1000)
+REDIS_BREAKER_RESET_TIMEOUT = env_float(
+    "REDIS_BREAKER_RESET_TIMEOUT", 30.0, minimum=0.1, maximum=3600
+)
+REDIS_BREAKER_SUCCESS_THRESHOLD = env_int(
+    "REDIS_BREAKER_SUCCESS_THRESHOLD", 3, minimum=1, maximum=100
+)
 
 # ------------------------------------------------------------------------- ingest
 # Fetching media by URL (analysis/ingest/). The address rule refuses loopback,

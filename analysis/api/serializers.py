@@ -1,0 +1,315 @@
+"""What the API accepts and answers. Input serializers check shapes and types only;
+the rules (prompt length, known providers, the URL guard, options) live in
+``analysis.services`` so every door applies the same ones."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from analysis.models import AnalysisRequest, AnalysisResult, MediaType
+
+UNICODE_PROBLEM = "must be valid text without NUL characters"
+
+
+class SafeCharField(serializers.CharField):
+    """Text PostgreSQL can store: no NUL, no lone surrogates (they cannot be encoded)."""
+
+    default_error_messages = {"invalid_text": f"This field {UNICODE_PROBLEM}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if "\x00" in value:
+            self.fail("invalid_text")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("invalid_text")
+        return value
+
+
+class OptionsSerializer(serializers.Serializer):
+    """Schema of ``options`` (documentation only: unknown keys are refused by the service)."""
+
+    frames = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    grid = serializers.RegexField(r"^([1-9]|10)x([1-9]|10)$", required=False)
+    resolution = serializers.RegexField(r"^\d{3,4}x\d{3,4}$", required=False)
+    force = serializers.BooleanField(required=False)
+
+
+@extend_schema_field(OptionsSerializer)
+class OptionsField(serializers.DictField):
+    """A JSON object passed to the service as is, so unknown keys are refused there."""
+
+
+PROMPT_HELP = (
+    "What to ask about the media. Required, not blank, at most "
+    "MEDIA_ANALYSIS_MAX_PROMPT_CHARS characters (10000 by default)."
+)
+PROVIDER_HELP = "A configured provider (builtin, openrouter, novita, openai, gemini); the default one when omitted."
+
+
+class AnalyzeSerializer(serializers.Serializer):
+    """A JSON submission: media by URL."""
+
+    media_url = SafeCharField(
+        max_length=8192,
+        trim_whitespace=False,
+        help_text="http(s) URL of the media; public addresses only.",
+    )
+    prompt = SafeCharField(trim_whitespace=False, allow_blank=True, help_text=PROMPT_HELP)
+    provider = SafeCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
+    )
+    model = SafeCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    media_type = serializers.ChoiceField(choices=MediaType.choices, required=False, allow_null=True)
+    options = OptionsField(required=False, allow_null=True)
+
+
+class AnalyzeUploadSerializer(serializers.Serializer):
+    """A multipart submission: the media as ``file``; ``options`` as a JSON text."""
+
+    file = serializers.FileField(allow_empty_file=False, use_url=False)
+    prompt = SafeCharField(trim_whitespace=False, allow_blank=True, help_text=PROMPT_HELP)
+    provider = SafeCharField(
+        required=False, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
+    )
+    model = SafeCharField(required=False, allow_blank=True, max_length=100)
+    media_type = serializers.ChoiceField(
+        choices=MediaType.choices, required=False, allow_blank=True
+    )
+    options = SafeCharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text='A JSON object, e.g. {"grid": "3x3"}.',
+    )
+
+    def validate_options(self, value: str) -> dict[str, Any] | None:
+        if not value:
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise serializers.ValidationError("options must be a JSON object.") from None
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError("options must be a JSON object.")
+        return parsed
+
+
+# --------------------------------------------------------------------- output
+class LinksSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    contact_sheet = serializers.CharField()
+    retry = serializers.CharField()
+    cancel = serializers.CharField()
+    delete = serializers.CharField()
+
+
+def links_for(request_id: Any) -> dict[str, str]:
+    base = f"/api/media/{request_id}"
+    return {
+        "status": f"/api/media/status/{request_id}",
+        "contact_sheet": f"{base}/contact-sheet",
+        "retry": f"{base}/retry",
+        "cancel": f"{base}/cancel",
+        "delete": base,
+    }
+
+
+class AcceptedSerializer(serializers.Serializer):
+    """The answer to a submission or a retry (202)."""
+
+    id = serializers.UUIDField()
+    correlation_id = serializers.UUIDField(allow_null=True)
+    status = serializers.CharField()
+    retry_count = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    links = LinksSerializer()
+
+    @classmethod
+    def of(cls, request: AnalysisRequest) -> dict[str, Any]:
+        return cls(
+            {
+                "id": request.id,
+                "correlation_id": request.correlation_id,
+                "status": request.status,
+                "retry_count": request.retry_count,
+                "created_at": request.created_at,
+                "links": links_for(request.id),
+            }
+        ).data
+
+
+class ErrorInfoSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    text = serializers.CharField(source="result_text")
+    tokens = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnalysisResult
+        fields = [
+            "text",
+            "model_used",
+            "provider",
+            "input_tokens",
+            "output_tokens",
+            "tokens",
+            "cost_usd",
+            "latency_ms",
+            "created_at",
+        ]
+
+    def get_tokens(self, result: AnalysisResult) -> int | None:
+        if result.input_tokens is None and result.output_tokens is None:
+            return None
+        return (result.input_tokens or 0) + (result.output_tokens or 0)
+
+
+class ContactSheetSerializer(serializers.Serializer):
+    frames_count = serializers.IntegerField()
+    grid_layout = serializers.CharField(allow_null=True)
+    resolution = serializers.CharField(allow_null=True)
+    file_size_bytes = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField()
+
+
+class StatusSerializer(serializers.ModelSerializer):
+    """One request: state, timings, error and, once completed, result and contact sheet."""
+
+    model = serializers.SerializerMethodField()
+    options = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
+    contact_sheet = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnalysisRequest
+        fields = [
+            "id",
+            "correlation_id",
+            "status",
+            "media_type",
+            "media_url",
+            "original_filename",
+            "prompt",
+            "provider",
+            "model",
+            "model_used",
+            "options",
+            "retry_count",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "latency_ms",
+            "error",
+            "result",
+            "contact_sheet",
+            "links",
+        ]
+
+    def get_model(self, request: AnalysisRequest) -> str | None:
+        return (request.metadata or {}).get("requested_model")
+
+    @extend_schema_field(OptionsSerializer)
+    def get_options(self, request: AnalysisRequest) -> dict[str, Any]:
+        return (request.metadata or {}).get("options") or {}
+
+    @extend_schema_field(ErrorInfoSerializer(allow_null=True))
+    def get_error(self, request: AnalysisRequest) -> dict[str, str] | None:
+        if not request.error_code and not request.error_message:
+            return None
+        return {"code": request.error_code or "", "message": request.error_message or ""}
+
+    @extend_schema_field(ResultSerializer(allow_null=True))
+    def get_result(self, request: AnalysisRequest) -> dict[str, Any] | None:
+        if request.status != "completed":
+            return None
+        results = list(request.results.all())  # prefetched, newest first
+        return ResultSerializer(results[0]).data if results else None
+
+    @extend_schema_field(ContactSheetSerializer(allow_null=True))
+    def get_contact_sheet(self, request: AnalysisRequest) -> dict[str, Any] | None:
+        if request.status != "completed":
+            return None
+        sheets = sorted(request.contact_sheets.all(), key=lambda s: s.created_at, reverse=True)
+        if not sheets:
+            return None
+        sheet = sheets[0]
+        return {
+            "frames_count": sheet.frames_count,
+            "grid_layout": sheet.grid_layout,
+            "resolution": sheet.resolution,
+            "file_size_bytes": sheet.file_size_bytes,
+            "url": links_for(request.id)["contact_sheet"],
+        }
+
+    @extend_schema_field(LinksSerializer)
+    def get_links(self, request: AnalysisRequest) -> dict[str, str]:
+        return links_for(request.id)
+
+
+class HistoryItemSerializer(serializers.ModelSerializer):
+    """One line of the history: enough to list and pick; details come from status."""
+
+    prompt_preview = serializers.SerializerMethodField()
+    error_code = serializers.CharField(allow_null=True)
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnalysisRequest
+        fields = [
+            "id",
+            "status",
+            "media_type",
+            "provider",
+            "model_used",
+            "original_filename",
+            "prompt_preview",
+            "retry_count",
+            "created_at",
+            "completed_at",
+            "latency_ms",
+            "error_code",
+            "status_url",
+        ]
+
+    def get_prompt_preview(self, request: AnalysisRequest) -> str:
+        return request.prompt[:200]
+
+    def get_status_url(self, request: AnalysisRequest) -> str:
+        return links_for(request.id)["status"]
+
+
+def max_prompt_chars() -> int:
+    return settings.MEDIA_ANALYSIS_MAX_PROMPT_CHARS
+
+
+# ------------------------------------------------------------------- errors
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable.")
+    message = serializers.CharField(help_text="For people.")
+    field = serializers.CharField(
+        required=False, help_text="The input at fault, when there is one."
+    )
+    details = serializers.DictField(
+        required=False, help_text="Per-field messages of a validation error."
+    )
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds, as in Retry-After.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+OpenApiAny = OpenApiTypes.ANY

@@ -1,0 +1,22 @@
+"""API paths, exactly as the plan names them (mounted under ``/api/``)."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from analysis.api.views import MediaViewSet
+
+urlpatterns = [
+    path("media/analyze", MediaViewSet.as_view({"post": "analyze"}), name="media-analyze"),
+    path("media/history", MediaViewSet.as_view({"get": "history"}), name="media-history"),
+    path("media/status/<str:id>", MediaViewSet.as_view({"get": "status"}), name="media-status"),
+    path(
+        "media/<str:id>/contact-sheet",
+        MediaViewSet.as_view({"get": "contact_sheet"}),
+        name="media-contact-sheet",
+    ),
+    path("media/<str:id>/retry", MediaViewSet.as_view({"post": "retry"}), name="media-retry"),
+    path("media/<str:id>/cancel", MediaViewSet.as_view({"post": "cancel"}), name="media-cancel"),
+    path("media/<str:id>", MediaViewSet.as_view({"delete": "destroy"}), name="media-delete"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

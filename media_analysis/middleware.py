@@ -1,0 +1,120 @@
+"""Correlation and request ids: on every response, in every log line, on every task.
+
+- ``X-Correlation-ID`` follows one piece of work across services: taken from the
+  request when it is a valid UUID, else new. The API stores it on the analysis
+  request and sends it to Celery as the task header ``correlation_id``.
+- ``X-Request-ID`` names this one HTTP exchange: new for each request (a valid UUID
+  sent by a proxy is kept, so its logs join ours).
+
+Both live in context variables for the duration of the request (or task), and
+``LogContextFilter`` copies them onto every log record, so the JSON formatter
+writes them out. Keep this module free of model imports: ``celery.py`` imports it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+CORRELATION_HEADER = "X-Correlation-ID"
+REQUEST_HEADER = "X-Request-ID"
+
+correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "correlation_id", default=None
+)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+task_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+
+
+def parse_uuid(value: str | None) -> uuid.UUID | None:
+    """The UUID in ``value``, or None when it is absent or not a UUID."""
+    if not value or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def current_correlation_id() -> uuid.UUID | None:
+    value = correlation_id_var.get()
+    return uuid.UUID(value) if value else None
+
+
+class CorrelationIdMiddleware:
+    """Put the ids in context (for logs and the API) and on the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        correlation_id = str(parse_uuid(request.headers.get(CORRELATION_HEADER)) or uuid.uuid4())
+        request_id = str(parse_uuid(request.headers.get(REQUEST_HEADER)) or uuid.uuid4())
+        request.correlation_id = correlation_id
+        request.request_id = request_id
+        tokens = (correlation_id_var.set(correlation_id), request_id_var.set(request_id))
+        try:
+            response = self.get_response(request)
+        finally:
+            correlation_id_var.reset(tokens[0])
+            request_id_var.reset(tokens[1])
+        response[CORRELATION_HEADER] = correlation_id
+        response[REQUEST_HEADER] = request_id
+        return response
+
+
+class LogContextFilter(logging.Filter):
+    """Adds ``correlation_id``, ``request_id`` and ``task_id`` to each record when set."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in (
+            ("correlation_id", correlation_id_var),
+            ("request_id", request_id_var),
+            ("task_id", task_id_var),
+        ):
+            value = var.get()
+            if value is not None and not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+# ----------------------------------------------------------------------- Celery
+_task_tokens: dict[str, tuple[contextvars.Token, contextvars.Token]] = {}
+
+
+def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    header = getattr(getattr(task, "request", None), "correlation_id", None)
+    correlation = parse_uuid(header if isinstance(header, str) else None)
+    if task_id is None:
+        return
+    _task_tokens[task_id] = (
+        correlation_id_var.set(str(correlation) if correlation else None),
+        task_id_var.set(task_id),
+    )
+
+
+def _task_finished(task_id: str | None = None, **_: Any) -> None:
+    tokens = _task_tokens.pop(task_id, None) if task_id else None
+    if tokens is None:
+        return
+    try:
+        correlation_id_var.reset(tokens[0])
+        task_id_var.reset(tokens[1])
+    except ValueError:  # set in another context (eager mode in a thread): just clear
+        correlation_id_var.set(None)
+        task_id_var.set(None)
+
+
+def connect_celery_log_context() -> None:
+    """Make a task's log lines carry the correlation id it was sent with."""
+    from celery.signals import task_postrun, task_prerun
+
+    task_prerun.connect(_task_started, weak=False, dispatch_uid="media_analysis.log_context.start")
+    task_postrun.connect(_task_finished, weak=False, dispatch_uid="media_analysis.log_context.end")
