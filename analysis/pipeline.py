@@ -33,6 +33,7 @@ from django.db.models.functions import Now
 from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
 from analysis.services import UPLOAD_URL_SCHEME, AnalysisOptions
+from audit.recording import audited_update
 from storage_app.layout import (
     CONTACT_SHEET_NAME,
     RESULT_NAME,
@@ -173,7 +174,7 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
         path, detected = incoming.stored.path, incoming.detected
         media = {"sha256": incoming.stored.sha256, "size_bytes": incoming.stored.size_bytes}
     media.update(detected.as_facts())
-    AnalysisRequest.objects.filter(pk=request.id).update(media_type=detected.media_type)
+    audited_update(AnalysisRequest.objects.filter(pk=request.id), media_type=detected.media_type)
     request.media_type = detected.media_type
     invalidate_request(request)
     if detected.media_type == MediaType.UNKNOWN:
@@ -235,7 +236,7 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
     request.prompt_hash = prompt_hash(
         media.get("sha256") or request.media_url, request.prompt, provider.name, model
     )
-    AnalysisRequest.objects.filter(pk=request.id).update(prompt_hash=request.prompt_hash)
+    audited_update(AnalysisRequest.objects.filter(pk=request.id), prompt_hash=request.prompt_hash)
 
     if not run.options.force:
         earlier = _earlier_answer(request)

@@ -6,6 +6,7 @@ each variable is documented in ``.env.example``. Sections are grouped by concern
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 from pathlib import Path
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
     "analysis",
     "storage_app",
     "audit",
+    # After "audit": our auditlogflush command shadows auditlog's (see audit/).
+    "auditlog",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -460,3 +464,47 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
 GEMINI_USE_VERTEX = env_bool("GEMINI_USE_VERTEX", False)
 GOOGLE_CLOUD_PROJECT = env_str("GOOGLE_CLOUD_PROJECT")
 GOOGLE_CLOUD_LOCATION = env_str("GOOGLE_CLOUD_LOCATION", "us-central1")
+
+# -------------------------------------------------------------------------- audit
+# django-auditlog writes into our model on the plan's audit_log table (audit/models.py
+# says how its fields map onto the plan's columns). Its own migrations never run.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    "analysis.AnalysisRequest",
+    "analysis.AnalysisResult",
+    "storage_app.MediaFile",
+    "storage_app.ContactSheet",
+)
+AUDITLOG_STORE_JSON_CHANGES = True  # old/new values as JSON types, not strings
+AUDITLOG_CID_GETTER = "audit.context.current_correlation_id"
+# The field linking a tracked record to the one it belongs to (a result's request):
+# a request's whole trail is then one indexed query.
+AUDIT_PARENT_FIELD = "request"
+# Peers (addresses or CIDR networks) whose X-Forwarded-For is believed when the
+# client address is recorded; nobody's by default.
+try:
+    TRUSTED_PROXIES = [
+        ipaddress.ip_network(value, strict=False) for value in env_list("TRUSTED_PROXIES", [])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=0, maximum=36500)
+AUDIT_PRUNE_BATCH_SIZE = env_int("AUDIT_PRUNE_BATCH_SIZE", 10_000, minimum=1, maximum=1_000_000)
+if AUDIT_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["audit-prune"] = {
+        "task": "audit.tasks.prune_audit_log",
+        "schedule": crontab(
+            hour=env_int("AUDIT_PRUNE_HOUR", 2, minimum=0, maximum=23),
+            minute=env_int("AUDIT_PRUNE_MINUTE", 45, minimum=0, maximum=59),
+        ),
+    }
+
+# ------------------------------------------------------------------ staff console
+# List pages count matching rows only up to this many ("10000+" beyond): no
+# COUNT(*) over a table of millions on each page load.
+ADMIN_LIST_COUNT_LIMIT = env_int("ADMIN_LIST_COUNT_LIMIT", 10_000, minimum=100, maximum=10_000_000)
+ADMIN_DASHBOARD_DAYS = env_int("ADMIN_DASHBOARD_DAYS", 30, minimum=1, maximum=366)
+ADMIN_DASHBOARD_CACHE_SECONDS = env_int(
+    "ADMIN_DASHBOARD_CACHE_SECONDS", 60, minimum=0, maximum=3600
+)

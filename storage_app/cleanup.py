@@ -26,6 +26,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from audit.recording import audited_update
 from storage_app.disk import measure_disk
 from storage_app.layout import (
     Category,
@@ -208,8 +209,10 @@ def _expire_media_files(report: CleanupReport, where: Q, size: int) -> None:
                 done.setdefault(category, []).append(row["id"])
         for category, ids in done.items():
             if not report.dry_run:
-                marked = MediaFile.objects.filter(id__in=ids, deleted_at__isnull=True).update(
-                    deleted_at=report.now
+                marked = audited_update(
+                    MediaFile.objects.filter(id__in=ids, deleted_at__isnull=True),
+                    actor=report.actor,
+                    deleted_at=report.now,
                 )
             else:
                 marked = len(ids)
@@ -236,8 +239,10 @@ def _expire_contact_sheets(report: CleanupReport, size: int) -> None:
             counts.rows_marked += len(ids)
             continue
         with transaction.atomic():
-            counts.rows_marked += ContactSheet.objects.filter(id__in=ids).update(
-                metadata=RawSQL("COALESCE(metadata, '{}'::jsonb) || %s::jsonb", (mark,))
+            counts.rows_marked += audited_update(
+                ContactSheet.objects.filter(id__in=ids),
+                actor=report.actor,
+                metadata=RawSQL("COALESCE(metadata, '{}'::jsonb) || %s::jsonb", (mark,)),
             )
 
 
