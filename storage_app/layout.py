@@ -18,6 +18,7 @@ Layout (the plan's)::
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import uuid
@@ -103,7 +104,14 @@ UNKNOWN_EXTENSION = "bin"
 
 def storage_root() -> Path:
     """The configured root, resolved (a symlinked root is followed once, here)."""
-    return Path(settings.STORAGE_ROOT).resolve()
+    return _resolved_root(os.fspath(settings.STORAGE_ROOT))
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_root(configured: str) -> Path:
+    # Cached per configured value: every path check needs the root, and resolving
+    # it costs one lstat per component (cleanup checks thousands of paths).
+    return Path(configured).resolve()
 
 
 def retention_for(category: Category | str) -> timedelta | None:

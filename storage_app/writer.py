@@ -6,7 +6,8 @@ its final name, and the folder is fsynced. A crash therefore leaves at most a
 ``.tmp-*`` file (cleanup removes stale ones), never a half-written final name.
 
 The source may be ``bytes`` (a generated image), an iterable of byte chunks (a
-download), a binary file object, or a Django ``UploadedFile`` (its ``chunks()``).
+download), a binary file object, a Django ``UploadedFile`` (its ``chunks()``), or
+a ``pathlib.Path`` to a file made elsewhere (it is copied, not moved).
 """
 
 from __future__ import annotations
@@ -184,6 +185,10 @@ def _iter_chunks(source: Any, chunk_size: int) -> Iterator[bytes | memoryview]:
         return
     if isinstance(source, str):
         raise TypeError("store_file() needs bytes, not str: encode text first")
+    if isinstance(source, os.PathLike):  # a file made elsewhere, e.g. a rendered image
+        with open(source, "rb") as handle:
+            yield from _iter_chunks(handle, chunk_size)
+        return
     if callable(getattr(source, "chunks", None)):  # Django File / UploadedFile
         yield from _checked(source.chunks(chunk_size))
         return

@@ -84,11 +84,21 @@ def test_django_uploaded_files_are_stored_through_chunks(storage_root, upload_cl
     assert stored.name == "original.mp4"
 
 
+def test_a_path_to_a_file_made_elsewhere_is_copied(storage_root, tmp_path):
+    rendered = tmp_path / "sheet.jpg"
+    rendered.write_bytes(PAYLOAD)
+    stored = store(rendered, category=Category.CONTACT_SHEETS, name="contact_sheet.jpg")
+    assert stored.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
+    assert rendered.exists()
+
+
 def test_text_is_refused(storage_root):
     with pytest.raises(TypeError):
         store("not bytes")
     with pytest.raises(TypeError):
         store(iter([b"ok", "not bytes"]))
+    with pytest.raises(TypeError):
+        store(str(storage_root))  # a path as str is ambiguous: pass a Path
 
 
 def test_a_failing_stream_leaves_no_file_under_any_name(storage_root):
