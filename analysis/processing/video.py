@@ -114,6 +114,7 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
         facts["frames_requested"] = options.frames_count
         facts["frames_decoded_past_keyframe"] = grabber.forward_decoded
         facts["decode_errors"] = grabber.decode_errors
+        facts["frames_skipped_as_repeats"] = grabber.repeats_skipped
         facts["truncated"] = grabber.missing > 0
 
     mark = time.perf_counter()
@@ -170,6 +171,9 @@ class _FrameGrabber:
         self.forward_decoded = 0
         self.decode_errors = 0
         self.missing = 0
+        self.repeats_skipped = 0
+        rate = stream.average_rate or stream.guessed_rate
+        self.frame_interval = float(1 / rate) if rate else 0.04
         self.tile_box = cell_size(options.grid_parsed, options.resolution_parsed)
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > options.max_image_pixels:
@@ -208,14 +212,25 @@ class _FrameGrabber:
             saves = []
             for target, keyframe_pts in zip(target_pts, plan, strict=True):
                 frame = self._keyframe_at(keyframe_pts if keyframe_pts is not None else target)
-                if frame is not None and frame.pts is not None:
+                if frame is None:  # nothing where the index says pictures are
+                    self.missing += 1
+                    continue
+                if frame.pts is not None:
                     repeated = last_pts is not None and frame.pts <= last_pts
                     if repeated or abs(frame.pts - target) > tolerance:
                         closer = self._decode_forward_to(target, after_pts=last_pts)
-                        frame = closer if closer is not None or repeated else frame
-                if frame is None:
-                    self.missing += 1
-                    continue
+                        if closer is None and repeated:
+                            # Nothing after the last picture. Near the target that is a
+                            # clip with fewer pictures than requested (fewer frames, no
+                            # error); far before it, the data stops short of its length.
+                            if (target - last_pts) * self.time_base > max(
+                                tolerance * self.time_base, 2 * self.frame_interval
+                            ):
+                                self.missing += 1
+                            else:
+                                self.repeats_skipped += 1
+                            continue
+                        frame = closer or frame
                 last_pts = frame.pts
                 extracted, full = self._extract(frame, out_dir / frame_filename(len(frames) + 1))
                 saves.append(saver.submit(self._write_jpeg, full, extracted.path))

@@ -60,6 +60,15 @@ def test_sparse_keyframes_fall_back_to_bounded_forward_decoding(tmp_path):
     assert 0 < result.facts["frames_decoded_past_keyframe"] <= 6 * 200
 
 
+@pytest.mark.parametrize("frames", [1, 4])
+def test_clips_with_fewer_pictures_than_requested_frames(tmp_path, frames):
+    clip = make.make_video(tmp_path / "tiny.mp4", seconds=frames / 25, gop=1, with_audio=False)
+    result = process_video(clip, tmp_path / "out", ProcessingOptions())
+    assert 1 <= len(result.frames) <= frames
+    assert result.contact_sheet.frames_count == len(result.frames)
+    assert result.facts["truncated"] is False
+
+
 def test_contact_sheet_has_the_requested_layout(video_mp4, tmp_path):
     result = process_video(video_mp4, tmp_path, ProcessingOptions())
     sheet = result.contact_sheet
