@@ -109,6 +109,10 @@ def fmt_channels(value: Any) -> str:
     return f"{int(count)} ({name})" if name else str(int(count))
 
 
+def fmt_share_of_time(value: Any) -> str:
+    return f"{float(value) * 100:.1f} % of the time"
+
+
 def fmt_count(value: Any) -> str:
     number = _number(value)
     return f"{int(number):,}" if number is not None else str(value)
@@ -171,6 +175,9 @@ FACT_SPECS: tuple[FactSpec, ...] = (
     ),
     FactSpec("Peak level", _paths("peak_dbfs", *_LOUDNESS_SECTIONS), fmt_unit("dBFS"), "loudness"),
     FactSpec("RMS level", _paths("rms_dbfs", *_LOUDNESS_SECTIONS), fmt_unit("dBFS"), "loudness"),
+    FactSpec(
+        "Silence", _paths("silence_ratio", *_LOUDNESS_SECTIONS), fmt_share_of_time, "loudness"
+    ),
     FactSpec("Pages", _paths(("page_count", "pages"), "document"), fmt_count, "pages"),
     FactSpec("Words", _paths(("word_count", "words"), *_TEXT_SECTIONS), fmt_count, "text"),
     FactSpec("Characters", _paths(("char_count", "chars"), *_TEXT_SECTIONS), fmt_count, "text"),

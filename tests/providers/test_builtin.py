@@ -105,3 +105,13 @@ def test_builtin_refuses_another_model():
     with pytest.raises(ProviderError) as caught:
         get_provider("builtin").analyse(ProviderRequest(prompt="x", model="gpt-4o"))
     assert caught.value.code == "provider_bad_request"
+
+
+def test_silence_share_is_reported_as_a_measured_fact():
+    from analysis.providers import ProviderRequest, get_provider
+
+    facts = {"media_type": "audio", "loudness": {"peak_dbfs": -6.0, "silence_ratio": 0.3333}}
+    text = (
+        get_provider("builtin").analyse(ProviderRequest(prompt="Is it silent?", facts=facts)).text
+    )
+    assert "Silence: 33.3 % of the time" in text
