@@ -1,8 +1,8 @@
 """The only way audit entries leave: by age, in batches.
 
 The database trigger refuses every UPDATE and DELETE on ``audit_log`` unless the
-transaction has set ``audit.allow_prune``; the prune sets it with ``SET LOCAL``,
-so it ends with each batch's transaction.
+transaction has set ``audit.allow_prune``; the prune sets it with ``SET LOCAL``
+around each batch's DELETE only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def prune_entries(*, older_than_days: int, batch_size: int = DEFAULT_BATCH_SIZE)
                 [cutoff, batch_size],
             )
             deleted = cursor.rowcount
+            # Inside an outer transaction (a savepoint), SET LOCAL would outlive
+            # this block: switch it off again before leaving.
+            cursor.execute("SET LOCAL audit.allow_prune = 'off'")
         total += deleted
         if deleted < batch_size:
             break
