@@ -102,9 +102,8 @@ def current_correlation_id() -> str | None:
     request = _http_request.get()
     if request is None:
         return None
+    # Set by the API's CorrelationIdMiddleware (media_analysis.middleware) when it runs.
     cid = parse_uuid(getattr(request, "correlation_id", None))
-    if cid is None:
-        cid = _correlation_from_api_middleware()
     if cid is None:
         cid = parse_uuid(request.headers.get(CORRELATION_HEADER))
     return str(cid) if cid else None
@@ -201,21 +200,3 @@ def _auditlog_actor() -> str | None:
     if getattr(actor, "is_authenticated", False):
         return actor_for_user(actor)
     return None
-
-
-def _correlation_from_api_middleware() -> uuid.UUID | None:
-    """The API's correlation middleware (``media_analysis.middleware``), if it keeps
-    the id in a context variable; read lazily so audit works without it."""
-    try:
-        from media_analysis import middleware
-    except ImportError:
-        return None
-    getter = getattr(middleware, "current_correlation_id", None) or getattr(
-        middleware, "get_correlation_id", None
-    )
-    if not callable(getter):
-        return None
-    try:
-        return parse_uuid(getter())
-    except Exception:  # another module's bug must not break auditing
-        return None
