@@ -401,7 +401,13 @@ MEDIA_ANALYSIS_MAX_PROMPT_CHARS = env_int(
     "MEDIA_ANALYSIS_MAX_PROMPT_CHARS", 10_000, minimum=1, maximum=1_000_000
 )
 CONTACT_SHEET_GRID = env_str("CONTACT_SHEET_GRID", "2x3")
+if not re.fullmatch(r"([1-9]|10)x([1-9]|10)", CONTACT_SHEET_GRID):
+    raise ImproperlyConfigured(f"CONTACT_SHEET_GRID={CONTACT_SHEET_GRID!r} must be COLSxROWS, 1..10 each")
 CONTACT_SHEET_RESOLUTION = env_str("CONTACT_SHEET_RESOLUTION", "1920x1080")
+if not re.fullmatch(r"\d{3,4}x\d{3,4}", CONTACT_SHEET_RESOLUTION):
+    raise ImproperlyConfigured(
+        f"CONTACT_SHEET_RESOLUTION={CONTACT_SHEET_RESOLUTION!r} must be WIDTHxHEIGHT, e.g. 1920x1080"
+    )
 # A request still "processing" this long after it started is assumed orphaned
 # (its worker died) and is queued again by beat; must exceed the task time limit.
 MEDIA_ANALYSIS_STUCK_AFTER_SECONDS = env_int(

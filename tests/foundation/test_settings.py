@@ -97,3 +97,12 @@ def test_celery_is_configured_for_long_media_jobs():
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
     assert conf.task_routes["analysis.tasks.*"] == {"queue": "media"}
     assert conf.broker_url.startswith(("redis://", "redis+socket://", "rediss://"))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("CONTACT_SHEET_GRID", "0x9"), ("CONTACT_SHEET_RESOLUTION", "big")]
+)
+def test_a_junk_contact_sheet_default_stops_start_up(variable, value):
+    result = run_manage("check", env={variable: value}, check=False)
+    assert result.returncode != 0
+    assert variable in result.stderr
