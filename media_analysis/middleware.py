@@ -59,12 +59,12 @@ class CorrelationIdMiddleware:
         request_id = str(parse_uuid(request.headers.get(REQUEST_HEADER)) or uuid.uuid4())
         request.correlation_id = correlation_id
         request.request_id = request_id
-        tokens = (correlation_id_var.set(correlation_id), request_id_var.set(request_id))
-        try:
-            response = self.get_response(request)
-        finally:
-            correlation_id_var.reset(tokens[0])
-            request_id_var.reset(tokens[1])
+        # Not reset when the response leaves: Django logs 4xx/5xx responses
+        # ("django.request") after the middleware chain, and those lines should carry
+        # the ids too. The next request on this thread overwrites them.
+        correlation_id_var.set(correlation_id)
+        request_id_var.set(request_id)
+        response = self.get_response(request)
         response[CORRELATION_HEADER] = correlation_id
         response[REQUEST_HEADER] = request_id
         return response
@@ -89,13 +89,29 @@ class LogContextFilter(logging.Filter):
 _task_tokens: dict[str, tuple[contextvars.Token, contextvars.Token]] = {}
 
 
+# Celery overwrites a "correlation_id" header with the task id in the worker, so
+# the copy ``audit.celery_hooks`` puts in "audit_correlation_id" at publish time
+# comes first; an eager call still has the original under "headers".
+_CORRELATION_HEADERS = ("audit_correlation_id", "correlation_id")
+
+
+def task_correlation_id(task: Any, task_id: str | None) -> uuid.UUID | None:
+    request = getattr(task, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    for name in _CORRELATION_HEADERS:
+        for value in (getattr(request, name, None), headers.get(name)):
+            if isinstance(value, str) and value != task_id and parse_uuid(value):
+                return parse_uuid(value)
+    return None
+
+
 def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    header = getattr(getattr(task, "request", None), "correlation_id", None)
-    correlation = parse_uuid(header if isinstance(header, str) else None)
     if task_id is None:
         return
+    correlation = task_correlation_id(task, task_id)
     _task_tokens[task_id] = (
-        correlation_id_var.set(str(correlation) if correlation else None),
+        # No header (an eager call): the caller's correlation id stays in force.
+        correlation_id_var.set(str(correlation) if correlation else correlation_id_var.get()),
         task_id_var.set(task_id),
     )
 

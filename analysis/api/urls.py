@@ -2,16 +2,24 @@
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 
-from analysis.api.views import MediaViewSet
+from analysis.api.views import JPEGRenderer, MediaViewSet
 
 urlpatterns = [
-    path("media/analyze", MediaViewSet.as_view({"post": "analyze"}), name="media-analyze"),
+    path(
+        "media/analyze",
+        MediaViewSet.as_view({"post": "analyze"}, parser_classes=[JSONParser, MultiPartParser]),
+        name="media-analyze",
+    ),
     path("media/history", MediaViewSet.as_view({"get": "history"}), name="media-history"),
     path("media/status/<str:id>", MediaViewSet.as_view({"get": "status"}), name="media-status"),
     path(
         "media/<str:id>/contact-sheet",
-        MediaViewSet.as_view({"get": "contact_sheet"}),
+        MediaViewSet.as_view(
+            {"get": "contact_sheet"}, renderer_classes=[JSONRenderer, JPEGRenderer]
+        ),
         name="media-contact-sheet",
     ),
     path("media/<str:id>/retry", MediaViewSet.as_view({"post": "retry"}), name="media-retry"),

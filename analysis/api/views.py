@@ -16,7 +16,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -113,6 +113,10 @@ def can_see(user, owner_id: int | None) -> bool:
 
 
 class MediaViewSet(viewsets.GenericViewSet):
+    """One viewset, mapped path by path in ``urls.py`` (the plan's paths are not
+    router-shaped); ``analyze`` also parses multipart and ``contact_sheet`` also
+    renders JPEG (set there through ``as_view`` arguments)."""
+
     authentication_classes = [HashedTokenAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
@@ -125,16 +129,6 @@ class MediaViewSet(viewsets.GenericViewSet):
 
     def get_throttles(self):
         return [TokenRateThrottle("write" if self.action in WRITE_ACTIONS else "read")]
-
-    def get_parsers(self):
-        if getattr(self, "action", None) == "analyze":
-            return [JSONParser(), MultiPartParser()]
-        return super().get_parsers()
-
-    def get_renderers(self):
-        if getattr(self, "action", None) == "contact_sheet":
-            return [JSONRenderer(), JPEGRenderer()]
-        return super().get_renderers()
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -81,7 +81,9 @@ def make_request(owner, **fields) -> AnalysisRequest:
         "media_url": MEDIA_URL,
         "prompt": "describe the clip",
         "provider": "builtin",
-        "metadata": {"options": {"frames": 6, "grid": "2x3", "resolution": "1920x1080", "force": False}},
+        "metadata": {
+            "options": {"frames": 6, "grid": "2x3", "resolution": "1920x1080", "force": False}
+        },
         **fields,
     }
     return AnalysisRequest.objects.create(owner=owner, **values)
@@ -116,7 +118,10 @@ def make_completed(owner, **fields) -> AnalysisRequest:
         latency_ms=800,
     )
     stored = store_file(
-        jpeg_bytes(), category=Category.CONTACT_SHEETS, request_id=request.id, name=CONTACT_SHEET_NAME
+        jpeg_bytes(),
+        category=Category.CONTACT_SHEETS,
+        request_id=request.id,
+        name=CONTACT_SHEET_NAME,
     )
     record_contact_sheet(stored, frames_count=6, grid_layout="2x3", resolution="1920x1080")
     return request
@@ -132,3 +137,15 @@ def error_of(response) -> dict:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+@pytest.fixture(scope="session")
+def celery_app():
+    from media_analysis.celery import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters():
+    return {"queues": ("media", "default", "maintenance"), "perform_ping_check": False}

@@ -1,0 +1,106 @@
+"""Correlation and request ids: on every response, in log lines, on Celery tasks."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+
+from media_analysis.middleware import LogContextFilter
+
+pytestmark = pytest.mark.django_db
+
+
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(LogContextFilter())
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def collected():
+    handler = Collect()
+    loggers = [
+        logging.getLogger(name) for name in ("django.request", "analysis.tasks", "tests.api")
+    ]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+def test_a_valid_correlation_id_is_kept_and_a_request_id_added(client):
+    cid = str(uuid.uuid4())
+    response = client.get("/health", HTTP_X_CORRELATION_ID=cid)
+    assert response["X-Correlation-ID"] == cid
+    assert uuid.UUID(response["X-Request-ID"])
+
+
+@pytest.mark.parametrize("sent", ["not-a-uuid", "' OR 1=1 --", "x" * 500, ""])
+def test_an_invalid_correlation_id_is_replaced(client, sent):
+    response = client.get("/health", HTTP_X_CORRELATION_ID=sent)
+    assert response["X-Correlation-ID"] != sent
+    assert uuid.UUID(response["X-Correlation-ID"])
+
+
+def test_every_response_carries_both_ids(alice, client):
+    for response in (
+        client.get("/api/media/history"),
+        alice.client.get("/api/media/history"),
+        client.get("/no/such/page"),
+        client.get("/metrics"),
+    ):
+        assert uuid.UUID(response["X-Correlation-ID"]) and uuid.UUID(response["X-Request-ID"])
+
+
+def test_request_ids_differ_per_request(client):
+    assert client.get("/health")["X-Request-ID"] != client.get("/health")["X-Request-ID"]
+
+
+def test_log_lines_carry_the_ids(alice, collected):
+    cid = str(uuid.uuid4())
+    response = alice.client.get(f"/api/media/status/{uuid.uuid4()}", HTTP_X_CORRELATION_ID=cid)
+    assert response.status_code == 404
+    lines = [r for r in collected.records if r.name == "django.request"]
+    assert lines and lines[-1].correlation_id == cid
+    assert lines[-1].request_id == response["X-Request-ID"]
+
+
+def test_the_json_formatter_writes_them(alice):
+    from media_analysis.logging import JsonFormatter
+
+    record = logging.makeLogRecord({"msg": "hello", "name": "x", "levelname": "INFO"})
+    alice.client.get("/api/media/history", HTTP_X_CORRELATION_ID=(cid := str(uuid.uuid4())))
+    LogContextFilter().filter(record)
+    assert f'"correlation_id": "{cid}"' in JsonFormatter().format(record)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_logs_with_the_submitters_correlation_id(
+    alice, allow_local_media, collected, celery_worker
+):
+    cid = str(uuid.uuid4())
+    response = alice.client.post(
+        "/api/media/analyze",
+        {"media_url": "http://127.0.0.1:9/a.mp4", "prompt": "p"},
+        format="json",
+        HTTP_X_CORRELATION_ID=cid,
+    )
+    assert response.status_code == 202
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = [r for r in collected.records if r.getMessage() == "analysis task finished"]
+        if done:
+            break
+        time.sleep(0.2)
+    assert done, "the worker did not run the task"
+    assert getattr(done[0], "correlation_id", None) == cid, vars(done[0])
+    assert done[0].task_id and done[0].task_id != cid
