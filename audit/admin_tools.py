@@ -123,6 +123,8 @@ def date_hierarchy_context(cl) -> dict:
             },
             "choices": [{"title": shown.strftime("%B %d")}],
         }
+    if not cl.result_count:
+        return {"show": False}  # nothing matches: no need to look for the first and last
     first, last = _first_and_last(cl.queryset, field_name)
     if first is None:
         return {"show": False}
