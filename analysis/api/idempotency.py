@@ -26,6 +26,7 @@ from analysis.models_api import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+HEADER_SCHEMA = {"type": "string", "pattern": "^[!-~]{1,255}$", "minLength": 1, "maxLength": 255}
 
 
 def parse_key(value: str | None) -> str | None:

@@ -33,6 +33,18 @@ class SafeCharField(serializers.CharField):
         return value
 
 
+@extend_schema_field({"type": "string", "minLength": 1})
+class RequiredTextField(SafeCharField):
+    """Blank is refused by the service (with its own code); the schema says so."""
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": 8192, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+)
+class MediaUrlField(SafeCharField):
+    """An http(s) URL; everything else about it is checked by the URL guard."""
+
+
 class OptionsSerializer(serializers.Serializer):
     """Schema of ``options`` (documentation only: unknown keys are refused by the service)."""
 
@@ -57,12 +69,12 @@ PROVIDER_HELP = "A configured provider (builtin, openrouter, novita, openai, gem
 class AnalyzeSerializer(serializers.Serializer):
     """A JSON submission: media by URL."""
 
-    media_url = SafeCharField(
+    media_url = MediaUrlField(
         max_length=8192,
         trim_whitespace=False,
         help_text="http(s) URL of the media; public addresses only.",
     )
-    prompt = SafeCharField(trim_whitespace=False, allow_blank=True, help_text=PROMPT_HELP)
+    prompt = RequiredTextField(trim_whitespace=False, help_text=PROMPT_HELP)
     provider = SafeCharField(
         required=False, allow_null=True, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
@@ -75,7 +87,7 @@ class AnalyzeUploadSerializer(serializers.Serializer):
     """A multipart submission: the media as ``file``; ``options`` as a JSON text."""
 
     file = serializers.FileField(allow_empty_file=False, use_url=False)
-    prompt = SafeCharField(trim_whitespace=False, allow_blank=True, help_text=PROMPT_HELP)
+    prompt = RequiredTextField(trim_whitespace=False, help_text=PROMPT_HELP)
     provider = SafeCharField(
         required=False, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )

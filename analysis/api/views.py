@@ -147,7 +147,7 @@ class MediaViewSet(viewsets.GenericViewSet):
         parameters=[
             OpenApiParameter(
                 idempotency.HEADER,
-                str,
+                idempotency.HEADER_SCHEMA,
                 OpenApiParameter.HEADER,
                 required=False,
                 description="Repeat a submission safely: the same key returns the first request.",

@@ -38,7 +38,7 @@ def test_pages_of_20_by_default_and_page_size_capped_at_100(alice):
     assert body["count"] == 130 and len(body["results"]) == 20 and body["next"]
     assert len(alice.client.get(HISTORY, {"page_size": 50}).json()["results"]) == 50
     assert len(alice.client.get(HISTORY, {"page_size": 1000}).json()["results"]) == 100
-    assert len(alice.client.get(HISTORY, {"page_size": "junk"}).json()["results"]) == 20
+    assert alice.client.get(HISTORY, {"page_size": "junk"}).status_code == 400
     last = alice.client.get(HISTORY, {"page": 7})
     assert len(last.json()["results"]) == 10
     beyond = alice.client.get(HISTORY, {"page": 99})
@@ -190,3 +190,46 @@ def test_history_ttl_is_60_seconds(alice):
     keys = client.keys("*:api:history:*")
     assert len(keys) == 1
     assert 55 < client.ttl(keys[0]) <= 60
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "0497-09-29T04:12:40+19:07",
+        "2024-01-01T00:00:00-16:00",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
+def test_dates_postgresql_cannot_compare_are_named_400s(alice, value):
+    for field in ("created_after", "created_before"):
+        response = alice.client.get(HISTORY, {field: value})
+        assert response.status_code == 400, (field, value, response.content)
+        assert error_of(response)["field"] == field
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2024-06-01T12:00:00+14:00", "2024-06-01"],
+)
+def test_extreme_but_valid_dates_work(alice, value):
+    make_request(alice.user)
+    assert alice.client.get(HISTORY, {"created_after": value}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc", "1.5", "null", "²"])
+def test_a_page_size_that_is_not_a_whole_number_is_a_named_400(alice, value):
+    response = alice.client.get(HISTORY, {"page_size": value})
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_page_size"
+
+
+@pytest.mark.parametrize(
+    "field", ["status", "media_type", "ordering", "created_after", "created_before"]
+)
+def test_an_empty_value_for_a_choice_or_date_is_a_named_400(alice, field):
+    for value in ("", ",", "completed,"):
+        response = alice.client.get(f"{HISTORY}?{field}={value}")
+        assert response.status_code == 400
+        assert error_of(response)["field"] == field

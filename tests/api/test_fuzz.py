@@ -1,0 +1,86 @@
+"""schemathesis against the OpenAPI schema, on a real gunicorn: every operation,
+positive and negative inputs, for at most 60 seconds. No 500, no undocumented
+status or content type, no response that breaks its schema, and no input that
+breaks the schema accepted. (Positive-data acceptance is left out: the schema
+cannot say which addresses are public or which prompts are blank after trimming.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from analysis.models import AnalysisStatus
+from tests.api.conftest import make_caller, make_completed, make_request
+from tests.api.servers import start_gunicorn
+from tests.conftest import database_url
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHECKS = "all"
+EXCLUDED = "positive_data_acceptance"
+MAX_SECONDS = 60
+
+
+def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_root, settings):
+    caller = make_caller("fuzzer")
+    ids = [str(make_completed(caller.user).id)] + [
+        str(make_request(caller.user, status=status).id)
+        for status in (AnalysisStatus.FAILED, AnalysisStatus.PENDING, AnalysisStatus.CANCELLED)
+    ]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "[dictionaries.request_ids]\n"
+        f"values = {json.dumps(ids)}\n\n"
+        "[parameters]\n"
+        '"path.id" = { dictionary = "request_ids", probability = 0.5 }\n'
+    )
+    server = start_gunicorn(
+        tmp_path,
+        {
+            "DATABASE_URL": database_url(connection.settings_dict["NAME"]),
+            "MEDIA_ANALYSIS_STORAGE_ROOT": str(storage_root),
+            "API_THROTTLE_READ_RATE": "1000000/min",
+            "API_THROTTLE_WRITE_RATE": "1000000/min",
+        },
+    )
+    try:
+        run = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("st")),
+                "--config-file",
+                str(config),
+                "run",
+                f"{server.url}/api/schema/",
+                "-H",
+                f"Authorization: Token {caller.token}",
+                "--checks",
+                CHECKS,
+                "--exclude-checks",
+                EXCLUDED,
+                "--max-time",
+                str(MAX_SECONDS),
+                "--workers",
+                "2",
+                "--request-timeout",
+                "20",
+                "--no-color",
+                "--report",
+                "junit",
+                "--report-junit-path",
+                str(tmp_path / "junit.xml"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=MAX_SECONDS + 60,
+        )
+    finally:
+        server.stop()
+    summary = run.stdout[-6000:]
+    assert run.returncode == 0, f"{summary}\n--- server log ---\n{server.log()[-4000:]}"
+    assert "generated" in summary  # it ran cases
+    assert "Internal Server Error" not in server.log()
