@@ -69,6 +69,45 @@ def test_an_api_change_names_the_user_the_client_address_and_the_correlation_id(
     assert entry.correlation_id == cid
 
 
+@pytest.mark.django_db
+def test_the_real_api_records_submit_and_cancel_by_the_token_owner(
+    django_user_model, settings, tmp_path
+):
+    import ipaddress
+
+    from rest_framework.test import APIClient
+
+    from analysis.models_api import ApiToken
+
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    settings.MEDIA_ANALYSIS_ALLOW_PRIVATE_NETWORKS = True
+    settings.STORAGE_ROOT = tmp_path
+    user = django_user_model.objects.create_user("heidi")
+    _, token = ApiToken.issue(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    headers = {"HTTP_X_FORWARDED_FOR": "198.51.100.77", "REMOTE_ADDR": "10.9.9.9"}
+    cid = uuid.uuid4()
+    submitted = client.post(
+        "/api/media/analyze",
+        {"media_url": "http://127.0.0.1:9/clip.mp4", "prompt": "Describe"},
+        format="json",
+        HTTP_X_CORRELATION_ID=str(cid),
+        **headers,
+    )
+    assert submitted.status_code == 202, submitted.content
+    request = AnalysisRequest.objects.get(owner=user)
+    cancelled = client.post(f"/api/media/{request.pk}/cancel", **headers)
+    assert cancelled.status_code == 200, cancelled.content
+    insert, update = AuditLogEntry.objects.filter(record_id=request.pk).order_by("created_at")
+    assert (insert.action, update.action) == ("INSERT", "UPDATE")
+    assert insert.performed_by == update.performed_by == "heidi"
+    assert insert.ip_address == update.ip_address == "198.51.100.77"
+    assert insert.correlation_id == cid
+    assert update.correlation_id not in (None, cid)  # the API gave the second call its own
+    assert update.new_values["status"] == "cancelled"
+
+
 # --------------------------------------------------------------------- task
 @pytest.mark.django_db
 def test_a_task_change_is_made_by_the_tasks_system_actor():
