@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,7 +192,25 @@ def supervise(processes: dict[str, subprocess.Popen]) -> int:
     return exit_code
 
 
+def ensure_chromium() -> None:
+    """The staff console's browser test drives Debian's headless Chromium; install
+    it when missing and we may (root with apt), else say what the test needs."""
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing Debian's chromium for the browser test (apt-get)")
+        quiet = {"stdout": subprocess.DEVNULL}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env, **quiet
+        )
+    if not shutil.which("chromium"):
+        log("chromium is not installed: the browser test will fail (apt-get install chromium)")
+
+
 def run_tests(pytest_args: list[str]) -> int:
+    ensure_chromium()
     return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT).returncode
 
 
