@@ -104,6 +104,13 @@ class AnalysisRequest(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status"], name="idx_requests_status"),
+            # Beyond the plan: a caller's history, newest first, and the provider filter.
+            models.Index(
+                fields=["owner", "-created_at"],
+                name="idx_requests_owner_created",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(fields=["provider"], name="idx_requests_provider"),
             models.Index(fields=["-created_at"], name="idx_requests_created"),
             models.Index(fields=["correlation_id"], name="idx_requests_correlation"),
             models.Index(fields=["prompt_hash"], name="idx_requests_prompt_hash"),
@@ -153,6 +160,8 @@ class AnalysisResult(models.Model):
         indexes = [
             models.Index(fields=["request"], name="idx_results_request"),
             models.Index(fields=["model_used"], name="idx_results_model"),
+            # Beyond the plan: the admin's results list is ordered by it.
+            models.Index(fields=["-created_at"], name="idx_results_created"),
         ]
         constraints = [
             models.CheckConstraint(
