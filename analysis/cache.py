@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 
 from media_analysis.resilience import redis_call
 
@@ -48,8 +50,20 @@ GENERATION_TTL_SECONDS = 86_400
 _epoch_bump_pending = False
 
 
+_prefix_cache: list[str] = []
+
+
 def _prefix() -> str:
-    return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:api"
+    # Read once: settings are a lazy object, slow to consult on every key.
+    if not _prefix_cache:
+        _prefix_cache.append(f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:api")
+    return _prefix_cache[0]
+
+
+@receiver(setting_changed)
+def _forget_prefix(setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        _prefix_cache.clear()
 
 
 def key(*parts: Any) -> str:
@@ -170,6 +184,79 @@ def store_history(scope: str, query: str, lookup: Lookup, body: bytes) -> None:
     _store(history_key(scope, query), lookup, None, body, settings.CACHE_TTL_HISTORY)
 
 
+# -------------------------------------------------------- the status poll path
+_POLL_SCRIPT = """
+local found = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+found[5] = redis.call('INCR', KEYS[5])
+redis.call('EXPIRE', KEYS[5], ARGV[1])
+redis.call('HINCRBY', KEYS[6], 'status:lookups', 1)
+redis.call('HINCRBY', KEYS[6], 'token:lookups', 1)
+return found
+"""
+_POLL_SCRIPT_SHA = hashlib.sha1(_POLL_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+
+
+def _run_poll_script(client, keys: list[str], *args: Any) -> list:
+    from redis.exceptions import NoScriptError
+
+    try:
+        return client.evalsha(_POLL_SCRIPT_SHA, len(keys), *keys, *args)
+    except NoScriptError:  # first use, or Redis restarted
+        client.script_load(_POLL_SCRIPT)
+        return client.evalsha(_POLL_SCRIPT_SHA, len(keys), *keys, *args)
+
+
+@dataclass(frozen=True)
+class PollPrefetch:
+    """What one status poll needs from Redis, fetched in a single round trip: the
+    cached status with its generation stamp, the cached token lookup, and the
+    caller's throttle counter (already incremented)."""
+
+    status: Lookup
+    token: dict[str, Any] | None
+    throttle_key: str
+    throttle_count: int
+
+
+def prefetch_status_poll(
+    request_id: Any, token_digest: str, throttle_key: str, throttle_period: int
+) -> PollPrefetch | None:
+    """None when Redis is unreachable (the caller then takes the ordinary path)."""
+    _bump_epoch_if_pending()
+
+    keys = [
+        key(STATUS, request_id),
+        status_generation_key(request_id),
+        _epoch_key(),
+        token_key(token_digest),
+        throttle_key,
+        key("stats"),
+    ]
+
+    def fetch(client) -> PollPrefetch:
+        # One command (a script), not a pipeline of five: the hot path's cost is
+        # mostly per command in redis-py, not the round trip.
+        raw, generation, epoch, token_raw, count = _run_poll_script(
+            client, keys, throttle_period + 1
+        )
+        stamp = _stamp(epoch, generation)
+        body, owner_id = _parse(raw, stamp)
+        return PollPrefetch(
+            status=Lookup(stamp=stamp, body=body, owner_id=owner_id),
+            token=json.loads(token_raw) if token_raw else None,
+            throttle_key=throttle_key,
+            throttle_count=int(count),
+        )
+
+    found = redis_call(fetch, default=None)
+    if found is not None:
+        if not found.status.hit:
+            _count_miss(STATUS)
+        if found.token is None:
+            _count_miss(TOKEN)
+    return found
+
+
 # -------------------------------------------------------------------- tokens
 def token_key(digest: str) -> str:
     return key(TOKEN, digest)
@@ -190,6 +277,21 @@ def get_token(digest: str) -> dict[str, Any] | None:
 
 def store_token(digest: str, data: dict[str, Any], ttl: int) -> None:
     redis_call(lambda client: client.set(token_key(digest), json.dumps(data), ex=ttl))
+
+
+TOKEN_REFRESH_LOCK_SECONDS = 10
+
+
+def claim_token_refresh(digest: str) -> bool:
+    """True for the one caller that should check a stale token lookup against the
+    database now (Redis down: everyone may)."""
+    claimed = redis_call(
+        lambda client: client.set(
+            key(TOKEN, "refresh", digest), b"1", nx=True, ex=TOKEN_REFRESH_LOCK_SECONDS
+        ),
+        default=True,
+    )
+    return bool(claimed)
 
 
 def forget_tokens(digests: list[str]) -> None:

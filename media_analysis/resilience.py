@@ -15,9 +15,9 @@ is open, calls fail at once: no connection attempt, no socket timeout per reques
   ``DependencyUnavailable`` (HTTP 503 + Retry-After) when the breaker is open or
   PostgreSQL fails.
 
-A breaker object is built per call around a shared state storage: pybreaker holds a
-lock for the whole guarded call, and one breaker shared by a threaded worker would
-queue every request behind one slow query.
+Each thread has its own breaker objects around the shared state storage: pybreaker
+holds a lock for the whole guarded call, and one breaker object shared by a threaded
+worker would queue every request behind one slow query.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from typing import Any, TypeVar
 
 import pybreaker
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 
 logger = logging.getLogger(__name__)
 
@@ -179,17 +181,45 @@ def _storage(name: str) -> pybreaker.CircuitBreakerStorage:
     return storage
 
 
+_per_thread = threading.local()
+_BREAKER_SETTINGS = {
+    DATABASE: ("DB_BREAKER_FAIL_MAX", "DB_BREAKER_RESET_TIMEOUT", "DB_BREAKER_SUCCESS_THRESHOLD"),
+    REDIS: (
+        "REDIS_BREAKER_FAIL_MAX",
+        "REDIS_BREAKER_RESET_TIMEOUT",
+        "REDIS_BREAKER_SUCCESS_THRESHOLD",
+    ),
+}
+_generation = [0]  # bumped when settings change (tests), so breakers are rebuilt
+
+
 def _breaker(name: str) -> pybreaker.CircuitBreaker:
-    prefix = "DB" if name == DATABASE else "REDIS"
-    return pybreaker.CircuitBreaker(
-        fail_max=getattr(settings, f"{prefix}_BREAKER_FAIL_MAX"),
-        reset_timeout=getattr(settings, f"{prefix}_BREAKER_RESET_TIMEOUT"),
-        success_threshold=getattr(settings, f"{prefix}_BREAKER_SUCCESS_THRESHOLD"),
-        exclude=[_not_a_fault_of(name)],
-        state_storage=_storage(name),
-        listeners=_LISTENERS,
-        name=name,
-    )
+    """This thread's breaker object for ``name``, built once per thread (the state
+    itself is in the shared storage)."""
+    cached = getattr(_per_thread, "breakers", None)
+    if cached is None or cached[0] != _generation[0]:
+        cached = _per_thread.breakers = (_generation[0], {})
+    breaker = cached[1].get(name)
+    if breaker is None:
+        fail_max, reset_timeout, success_threshold = (
+            getattr(settings, setting) for setting in _BREAKER_SETTINGS[name]
+        )
+        breaker = cached[1][name] = pybreaker.CircuitBreaker(
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            success_threshold=success_threshold,
+            exclude=[_not_a_fault_of(name)],
+            state_storage=_storage(name),
+            listeners=_LISTENERS,
+            name=name,
+        )
+    return breaker
+
+
+@receiver(setting_changed)
+def _settings_changed(setting: str, **kwargs: Any) -> None:
+    if "BREAKER" in setting or setting == "CACHES":
+        _generation[0] += 1
 
 
 def _not_a_fault_of(name: str) -> Callable[[BaseException], bool]:
@@ -288,3 +318,4 @@ def reset_breakers() -> None:
         storage.reset_success_counter()
     with _lock:
         _storages.clear()
+        _generation[0] += 1

@@ -321,6 +321,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "analysis.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "URL_FORMAT_OVERRIDE": None,  # no ?format=: JSON, or the image where there is one
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "media-analysis API",

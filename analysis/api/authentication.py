@@ -3,7 +3,8 @@
 ``Authorization: Token <token>`` (or ``Bearer <token>``). The token's SHA-256 is
 looked up; the answer (user id, staff flag, expiry) is cached under that digest so a
 polling client costs no database query. A cached answer is trusted for
-``API_TOKEN_CACHE_SECONDS``, then checked again against PostgreSQL; while PostgreSQL
+``API_TOKEN_CACHE_SECONDS``, then checked again against PostgreSQL (by one request;
+concurrent ones keep using the cached answer meanwhile); while PostgreSQL
 is unavailable an older cached answer (kept up to ``API_TOKEN_CACHE_MAX_STALE_SECONDS``)
 still authenticates, so cached reads keep working. Revoking a token, deleting it,
 or changing or deleting its user drops the cached answer at once (signals in
@@ -38,6 +39,7 @@ class TokenIdentity:
     token_id: int
     user_id: int
     expires_at: float | None
+    digest: str
 
 
 class HashedTokenAuthentication(authentication.BaseAuthentication):
@@ -53,31 +55,41 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: use 'Token <token>' or 'Bearer <token>'."
             )
-        return resolve_token(hash_token(token))
+        digest = hash_token(token)
+        prefetched = getattr(request._request, "api_prefetch", None)
+        if prefetched is not None and prefetched.token is not None:
+            return resolve_token(digest, cached=prefetched.token)
+        return resolve_token(digest)
 
     def authenticate_header(self, request) -> str:
         return 'Token realm="api"'
 
 
-def resolve_token(digest: str):
-    """(user, identity) for a token digest, from the cache when it is fresh enough."""
-    cached = cache.get_token(digest)
+def resolve_token(digest: str, *, cached: dict | None = None):
+    """(user, identity) for a token digest, from the cache when it is fresh enough
+    (``cached``: the lookup already fetched with the status poll's round trip)."""
+    if cached is None:
+        cached = cache.get_token(digest)
     now = time.time()
     if cached is not None and now - cached["checked_at"] < settings.API_TOKEN_CACHE_SECONDS:
-        return _from_cached(cached, now)
+        return _from_cached(digest, cached, now)
+    if cached is not None and not cache.claim_token_refresh(digest):
+        # Another request is checking this token against PostgreSQL right now: the
+        # answer we have will do meanwhile (no stampede of identical queries).
+        return _from_cached(digest, cached, now)
     try:
         data = call_database(_load_token, digest)
     except DependencyUnavailable:
         if cached is not None:  # the database is away: an older answer will do
-            return _from_cached(cached, now)
+            return _from_cached(digest, cached, now)
         raise
     if data is None:
         raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
     cache.store_token(digest, data, settings.API_TOKEN_CACHE_MAX_STALE_SECONDS)
-    return _from_cached(data, now)
+    return _from_cached(digest, data, now)
 
 
-def _from_cached(data: dict, now: float):
+def _from_cached(digest: str, data: dict, now: float):
     expires_at = data.get("expires_at")
     if expires_at is not None and expires_at <= now:
         raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
@@ -90,7 +102,21 @@ def _from_cached(data: dict, now: float):
         is_superuser=data["is_superuser"],
         is_active=True,
     )
-    return user, TokenIdentity(data["token_id"], data["user_id"], expires_at)
+    return user, TokenIdentity(data["token_id"], data["user_id"], expires_at, digest)
+
+
+def presented_digest(request) -> str | None:
+    """The digest of the token in the Authorization header, if it is well formed."""
+    keyword, _, token = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    token = token.strip()
+    if (
+        keyword.lower() not in KEYWORDS
+        or not token
+        or " " in token
+        or len(token) > MAX_TOKEN_LENGTH
+    ):
+        return None
+    return hash_token(token)
 
 
 def _load_token(digest: str) -> dict | None:

@@ -134,9 +134,19 @@ class HistoryPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100  # a larger page_size is capped, not refused
 
+    last_page_strings = ()  # pages are numbers only, as the schema says
+
+    def get_page_number(self, request, paginator) -> str:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return "1"
+        if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) < 1:
+            raise ValidationError({"page": ["A whole number from 1."]})
+        return raw
+
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None or raw == "":
+        if raw is None:
             return self.page_size
         if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) < 1:
             raise ValidationError(

@@ -23,6 +23,8 @@ class SafeCharField(serializers.CharField):
     default_error_messages = {"invalid_text": f"This field {UNICODE_PROBLEM}."}
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):  # no silent 12 -> "12": the schema says string
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if "\x00" in value:
             self.fail("invalid_text")
@@ -79,7 +81,7 @@ class AnalyzeSerializer(serializers.Serializer):
         required=False, allow_null=True, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
     model = SafeCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
-    media_type = serializers.ChoiceField(choices=MediaType.choices, required=False, allow_null=True)
+    media_type = serializers.ChoiceField(choices=MediaType.choices, required=False)
     options = OptionsField(required=False, allow_null=True)
 
 
@@ -92,9 +94,7 @@ class AnalyzeUploadSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
     model = SafeCharField(required=False, allow_blank=True, max_length=100)
-    media_type = serializers.ChoiceField(
-        choices=MediaType.choices, required=False, allow_blank=True
-    )
+    media_type = serializers.ChoiceField(choices=MediaType.choices, required=False)
     options = SafeCharField(
         required=False,
         allow_blank=True,

@@ -7,9 +7,11 @@ Retry-After before any byte of an upload is read.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -23,7 +25,7 @@ from rest_framework.response import Response
 
 from analysis import cache, services
 from analysis.api import idempotency
-from analysis.api.authentication import HashedTokenAuthentication
+from analysis.api.authentication import HashedTokenAuthentication, presented_digest
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
 from analysis.api.serializers import (
@@ -34,7 +36,7 @@ from analysis.api.serializers import (
     HistoryItemSerializer,
     StatusSerializer,
 )
-from analysis.api.throttling import TokenRateThrottle
+from analysis.api.throttling import TokenRateThrottle, parse_rate, throttle_key
 from analysis.api.uploads import use_upload_handler
 from analysis.models import AnalysisRequest, AnalysisResult
 from media_analysis.middleware import current_correlation_id
@@ -95,6 +97,15 @@ def parse_request_id(value: str) -> uuid.UUID:
         raise ApiError(400, "invalid_id", "The request id must be a UUID.", field="id") from None
 
 
+def refuse_repeated_fields(form) -> None:
+    """A form field given twice is ambiguous (Django would keep the last): refuse it."""
+    for name in form:
+        if len(form.getlist(name)) > 1:
+            raise ApiError(
+                400, f"invalid_{name}"[:60], f"{name} was given more than once.", field=name
+            )
+
+
 def json_response(body: bytes, *, status: int = 200, source: str | None = None) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type="application/json")
     if source:
@@ -126,6 +137,27 @@ class MediaViewSet(viewsets.GenericViewSet):
     pagination_class = HistoryPagination
     serializer_class = StatusSerializer
     queryset = AnalysisRequest.objects.none()  # per caller: visible_requests()
+
+    def initial(self, request, *args, **kwargs):
+        if self.action == "status":
+            self._prefetch_poll(request, kwargs.get("id"))
+        super().initial(request, *args, **kwargs)
+
+    @staticmethod
+    def _prefetch_poll(request, raw_id: str | None) -> None:
+        """The status poll is the hot path: token lookup, throttle counter and
+        cached status come from Redis in one round trip, before DRF authenticates
+        and throttles (which then use what was fetched)."""
+        digest = presented_digest(request)
+        try:
+            request_id = uuid.UUID(raw_id or "")
+        except ValueError:
+            return
+        if digest is None:
+            return
+        _, period = parse_rate(settings.API_THROTTLE_RATES["read"])
+        key = throttle_key("read", f"token:{digest[:24]}", period, time.time())
+        request._request.api_prefetch = cache.prefetch_status_poll(request_id, digest, key, period)
 
     def get_throttles(self):
         return [TokenRateThrottle("write" if self.action in WRITE_ACTIONS else "read")]
@@ -162,6 +194,8 @@ class MediaViewSet(viewsets.GenericViewSet):
         is_upload = (request.content_type or "").startswith("multipart/form-data")
         if is_upload:
             use_upload_handler(request._request)
+        if is_upload:
+            refuse_repeated_fields(request.data)
         serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(
             data=request.data
         )
@@ -219,7 +253,8 @@ class MediaViewSet(viewsets.GenericViewSet):
     )
     def status(self, request, id: str):
         request_id = parse_request_id(id)
-        lookup = cache.lookup_status(request_id)
+        prefetched = getattr(request._request, "api_prefetch", None)
+        lookup = prefetched.status if prefetched is not None else cache.lookup_status(request_id)
         if lookup.hit:
             if not can_see(request.user, lookup.owner_id):
                 raise not_found()

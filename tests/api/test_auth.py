@@ -203,3 +203,17 @@ def test_staff_see_everyones_requests(alice, staff):
     request = make_request(alice.user)
     assert staff.client.get(f"/api/media/status/{request.id}").status_code == 200
     assert staff.client.get("/api/media/history").json()["count"] == 1
+
+
+def test_a_stale_token_lookup_is_refreshed_by_one_request_only(alice, settings):
+    from analysis import cache
+
+    assert alice.client.get("/api/media/history").status_code == 200
+    digest = hash_token(alice.token)
+    cached = cache.get_token(digest)
+    cached["checked_at"] -= 3600
+    cache.store_token(digest, cached, 3600)
+    assert cache.claim_token_refresh(digest)  # someone else is refreshing it now
+    with CaptureQueriesContext(connection) as queries:
+        assert alice.client.get("/api/media/history").status_code == 200
+    assert not any("api_tokens" in q["sql"] for q in queries)

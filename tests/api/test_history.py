@@ -218,11 +218,12 @@ def test_extreme_but_valid_dates_work(alice, value):
     assert alice.client.get(HISTORY, {"created_after": value}).status_code == 200
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "abc", "1.5", "null", "²"])
-def test_a_page_size_that_is_not_a_whole_number_is_a_named_400(alice, value):
-    response = alice.client.get(HISTORY, {"page_size": value})
+@pytest.mark.parametrize("value", ["", "0", "-3", "abc", "1.5", "null", "²", "last"])
+@pytest.mark.parametrize("field", ["page", "page_size"])
+def test_a_page_or_page_size_that_is_not_a_whole_number_is_a_named_400(alice, field, value):
+    response = alice.client.get(f"{HISTORY}?{field}={value}")
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_page_size"
+    assert error_of(response)["code"] == f"invalid_{field}"
 
 
 @pytest.mark.parametrize(

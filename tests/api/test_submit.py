@@ -161,7 +161,9 @@ BAD_BODIES = [
     ),
     ({"media_url": "not a url", "prompt": "p"}, 400, None, "media_url"),
     ({"media_url": "http://" + "a" * 9000, "prompt": "p"}, 400, "media_url_too_long", "media_url"),
-    ({"media_url": 12, "prompt": "p"}, 400, None, "media_url"),
+    ({"media_url": 12, "prompt": "p"}, 400, "invalid_media_url", "media_url"),
+    ({"media_url": MEDIA_URL, "prompt": 42}, 400, "invalid_prompt", "prompt"),
+    ({"media_url": MEDIA_URL, "prompt": "p", "model": 4}, 400, "invalid_model", "model"),
 ]
 
 
@@ -304,4 +306,15 @@ def test_a_full_disk_answers_507(alice, settings, allow_local_media):
     for response in (submit(alice), upload(alice, jpeg_bytes())):
         assert response.status_code == 507
         assert error_of(response)["code"] == "insufficient_storage"
+    assert AnalysisRequest.objects.count() == 0
+
+
+def test_a_form_field_given_twice_is_refused(alice):
+    data = {
+        "file": SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
+        "prompt": ["one", "two"],
+    }
+    response = alice.client.post(ANALYZE, data, format="multipart")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_prompt"
     assert AnalysisRequest.objects.count() == 0
