@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -303,10 +301,6 @@ class HistoryItemSerializer(serializers.ModelSerializer):
         return links_for(request.id)["status"]
 
 
-def max_prompt_chars() -> int:
-    return settings.MEDIA_ANALYSIS_MAX_PROMPT_CHARS
-
-
 # ------------------------------------------------------------------- errors
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable.")
@@ -322,6 +316,3 @@ class ErrorBodySerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
-
-
-OpenApiAny = OpenApiTypes.ANY
