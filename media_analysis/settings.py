@@ -403,7 +403,9 @@ MEDIA_ANALYSIS_MAX_PROMPT_CHARS = env_int(
 )
 CONTACT_SHEET_GRID = env_str("CONTACT_SHEET_GRID", "2x3")
 if not re.fullmatch(r"([1-9]|10)x([1-9]|10)", CONTACT_SHEET_GRID):
-    raise ImproperlyConfigured(f"CONTACT_SHEET_GRID={CONTACT_SHEET_GRID!r} must be COLSxROWS, 1..10 each")
+    raise ImproperlyConfigured(
+        f"CONTACT_SHEET_GRID={CONTACT_SHEET_GRID!r} must be COLSxROWS, 1..10 each"
+    )
 CONTACT_SHEET_RESOLUTION = env_str("CONTACT_SHEET_RESOLUTION", "1920x1080")
 if not re.fullmatch(r"\d{3,4}x\d{3,4}", CONTACT_SHEET_RESOLUTION):
     raise ImproperlyConfigured(
@@ -420,7 +422,9 @@ MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS = env_int(
     "MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS", 600, minimum=30
 )
 if MEDIA_ANALYSIS_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
-    raise ImproperlyConfigured("MEDIA_ANALYSIS_STUCK_AFTER_SECONDS must exceed CELERY_TASK_TIME_LIMIT")
+    raise ImproperlyConfigured(
+        "MEDIA_ANALYSIS_STUCK_AFTER_SECONDS must exceed CELERY_TASK_TIME_LIMIT"
+    )
 
 # ---------------------------------------------------------------------- providers
 # Model providers (analysis/providers/). Keys are read here only; never logged.
