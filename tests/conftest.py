@@ -54,6 +54,26 @@ def run_manage(
     return result
 
 
+@pytest.fixture(scope="session")
+def celery_app():
+    """The project's own Celery app for ``celery_worker`` (celery.contrib.pytest):
+    a real worker thread consuming from the test Redis."""
+    from media_analysis.celery import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters():
+    # The test worker would otherwise set the root logger to ERROR for the rest
+    # of the session, silencing log-based assertions in later tests.
+    return {
+        "queues": ("media", "default", "maintenance"),
+        "perform_ping_check": False,
+        "loglevel": "INFO",
+    }
+
+
 def server_connection():
     """An autocommit connection to the test server's maintenance database, for
     statements that cannot run in a transaction (CREATE / DROP DATABASE)."""

@@ -10,20 +10,9 @@ import pytest
 
 from analysis import services
 from analysis.models import AnalysisRequest, AnalysisResult
-from media_analysis.celery import app as project_app
 from tests.analysis.conftest import chunks_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def celery_app():
-    return project_app
-
-
-@pytest.fixture(scope="session")
-def celery_worker_parameters():
-    return {"queues": ("media", "default", "maintenance"), "perform_ping_check": False}
 
 
 def _wait_for_status(request_id, statuses, timeout=60.0) -> AnalysisRequest:

@@ -137,15 +137,3 @@ def error_of(response) -> dict:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-@pytest.fixture(scope="session")
-def celery_app():
-    from media_analysis.celery import app
-
-    return app
-
-
-@pytest.fixture(scope="session")
-def celery_worker_parameters():
-    return {"queues": ("media", "default", "maintenance"), "perform_ping_check": False}

@@ -29,11 +29,14 @@ def collected():
     loggers = [
         logging.getLogger(name) for name in ("django.request", "analysis.tasks", "tests.api")
     ]
+    levels = {logger: logger.level for logger in loggers}
     for logger in loggers:
         logger.addHandler(handler)
+        logger.setLevel(logging.INFO)  # whatever an earlier test did to the root level
     yield handler
     for logger in loggers:
         logger.removeHandler(handler)
+        logger.setLevel(levels[logger])
 
 
 def test_a_valid_correlation_id_is_kept_and_a_request_id_added(client):

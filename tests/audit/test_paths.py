@@ -167,16 +167,6 @@ def test_a_management_command_is_a_named_system_actor():
 
 
 # ---------------------------------------------------------------- a worker
-@pytest.fixture(scope="session")
-def celery_app():
-    from media_analysis.celery import app
-
-    return app
-
-
-@pytest.fixture(scope="session")
-def celery_worker_parameters():
-    return {"queues": ("media", "default", "maintenance"), "perform_ping_check": False}
 
 
 @pytest.mark.slow
