@@ -161,8 +161,10 @@ def readiness_check() -> dict:
         log = logger.error if level is DiskLevel.CRITICAL else logger.warning
         log("storage disk %s", level.value, extra={"used_percent": round(usage.used_percent, 1)})
     refresh_category_gauges_if_due()
+    # A full disk refuses new files (507) but reads still work: the instance is
+    # degraded, not offline. Only a root that cannot be measured is an error.
     return {
-        "status": {"ok": "ok", "warning": "warning", "critical": "error"}[level.value],
+        "status": level.value,
         "level": level.value,
         "used_percent": round(usage.used_percent, 1),
         "free_bytes": usage.free_bytes,

@@ -75,7 +75,7 @@ def test_readiness_reports_levels(storage_root, settings):
     assert readiness_check()["status"] == "warning"
     settings.STORAGE_DISK_CRITICAL_PERCENT = 1
     result = readiness_check()
-    assert result["status"] == "error" and result["level"] == "critical"
+    assert result["status"] == "critical" and result["level"] == "critical"
 
 
 @pytest.mark.django_db
@@ -83,8 +83,22 @@ def test_health_readiness_uses_the_storage_rule(client, storage_root, settings):
     storage_root.mkdir(parents=True)
     settings.STORAGE_DISK_WARNING_PERCENT = 1
     settings.STORAGE_DISK_CRITICAL_PERCENT = 1
-    disk = client.get("/health/ready").json()["components"]["disk"]
-    assert disk["status"] == "error" and disk["level"] == "critical"
+    response = client.get("/health/ready")
+    disk = response.json()["components"]["disk"]
+    assert disk["status"] == "critical" and disk["level"] == "critical"
+    # New files are refused with 507, but reads go on: degraded, still ready.
+    assert response.json()["level"] == "degraded"
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_storage_root_that_cannot_be_measured_takes_the_instance_offline(
+    client, settings, tmp_path
+):
+    settings.STORAGE_ROOT = tmp_path / "not-mounted"
+    response = client.get("/health/ready")
+    assert response.json()["components"]["disk"]["status"] == "error"
+    assert response.status_code == 503
 
 
 def test_gauges_are_set(storage_root):
