@@ -261,6 +261,8 @@ STORAGES = {
 
 # ------------------------------------------------------------------------ metrics
 PROMETHEUS_METRIC_NAMESPACE = "media_analysis"
+# Bearer token a Prometheus scraper presents on /metrics (staff API tokens work too).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # ----------------------------------------------------------------------- security
 # Production defaults are strict; each can be relaxed from the environment for a

@@ -54,6 +54,16 @@ def run_manage(
     return result
 
 
+SCRAPE_TOKEN = "test-scrape-token"
+# What a Prometheus scraper sends on /metrics (settings.METRICS_TOKEN, set below).
+SCRAPE = {"HTTP_AUTHORIZATION": f"Bearer {SCRAPE_TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings):
+    settings.METRICS_TOKEN = SCRAPE_TOKEN
+
+
 @pytest.fixture(scope="session")
 def celery_app():
     """The project's own Celery app for ``celery_worker`` (celery.contrib.pytest):

@@ -17,6 +17,7 @@ multiprocess registry; this view appends these families to either.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 import prometheus_client
 from django.conf import settings
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -149,7 +150,48 @@ SERVICE_REGISTRY = prometheus_client.CollectorRegistry(auto_describe=False)
 SERVICE_REGISTRY.register(ServiceCollector())
 
 
+def may_scrape(request: HttpRequest) -> bool:
+    """Only health answers without credentials. A scraper presents the shared
+    ``METRICS_TOKEN`` as a bearer token; staff may use their API token or admin
+    session."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    keyword, _, presented = header.strip().partition(" ")
+    if (
+        settings.METRICS_TOKEN
+        and keyword.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), settings.METRICS_TOKEN.encode())
+    ):
+        return True
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    if not header:
+        return False
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework.request import Request
+
+    from analysis.api.authentication import HashedTokenAuthentication
+
+    try:
+        found = HashedTokenAuthentication().authenticate(Request(request))
+    except AuthenticationFailed:
+        return False
+    return found is not None and found[0].is_staff
+
+
 def export(request: HttpRequest) -> HttpResponse:
+    if not may_scrape(request):
+        response = JsonResponse(
+            {
+                "error": {
+                    "code": "not_authenticated",
+                    "message": "Metrics need the METRICS_TOKEN as a bearer token, or a staff API token.",
+                }
+            },
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         base = prometheus_client.CollectorRegistry()
         MultiProcessCollector(base)

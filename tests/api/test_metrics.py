@@ -9,6 +9,7 @@ import pytest
 from analysis.api import metrics
 from analysis.models import AnalysisResult
 from tests.api.conftest import make_completed, make_request
+from tests.conftest import SCRAPE
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def test_metrics_count_requests_tokens_cost_breakers_and_queues(alice, client):
     make_completed(alice.user)
     make_request(alice.user, provider="openai")
     AnalysisResult.objects.filter(provider="builtin").update(cost_usd="0.5")
-    page = client.get("/metrics").content.decode()
+    page = client.get("/metrics", **SCRAPE).content.decode()
     assert "django_http_requests_total_by_method_total" in page  # django-prometheus is still there
     assert value(page, "media_analysis_requests", status="completed", provider="builtin") == 2
     assert value(page, "media_analysis_requests", status="pending", provider="openai") == 1
@@ -60,7 +61,11 @@ def test_queue_depth_counts_waiting_messages(
             )
             assert response.status_code == 202
     assert (
-        value(client.get("/metrics").content.decode(), "media_analysis_queue_depth", queue="media")
+        value(
+            client.get("/metrics", **SCRAPE).content.decode(),
+            "media_analysis_queue_depth",
+            queue="media",
+        )
         == 3
     )
 
@@ -81,3 +86,13 @@ def test_readiness_is_degraded_not_offline_when_only_the_disk_warns(client, sett
     response = client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["level"] == "degraded"
+
+
+def test_metrics_need_the_scrape_token_or_staff(client, alice, staff):
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert alice.client.get("/metrics").status_code == 401  # a caller, not staff
+    assert staff.client.get("/metrics").status_code == 200
+    assert client.get("/metrics", **SCRAPE).status_code == 200

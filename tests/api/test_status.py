@@ -9,6 +9,7 @@ from django_redis import get_redis_connection
 from analysis import cache, services
 from analysis.models import AnalysisRequest, AnalysisStatus
 from tests.api.conftest import error_of, jpeg_bytes, make_completed, make_request, new_id
+from tests.conftest import SCRAPE
 
 pytestmark = pytest.mark.django_db
 
@@ -124,14 +125,14 @@ def test_status_is_served_from_the_cache_with_the_plan_ttls(alice):
     assert 3590 < ttl_of(completed.id) <= 3600
 
 
-def test_hits_and_misses_are_counted(alice):
+def test_hits_and_misses_are_counted(alice, client):
     cache.reset_cache_stats()
     request = make_request(alice.user)
     for _ in range(10):
         status_of(alice, request.id)
     stats = cache.cache_stats()["status"]
     assert stats == {"lookups": 10, "misses": 1, "hits": 9}
-    metrics = alice.client.get("/metrics").content.decode()
+    metrics = client.get("/metrics", **SCRAPE).content.decode()
     assert 'media_analysis_cache_lookups_total{kind="status"} 10.0' in metrics
     assert 'media_analysis_cache_hit_ratio{kind="status"} 0.9' in metrics
 

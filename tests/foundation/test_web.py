@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from analysis.models import AnalysisRequest, AnalysisResult
 from storage_app.models import ContactSheet, MediaFile
+from tests.conftest import SCRAPE
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_readiness_says_503_when_a_component_fails(client, settings, tmp_path):
 
 
 def test_metrics_are_exposed(client):
-    response = client.get("/metrics")
+    response = client.get("/metrics", **SCRAPE)
     assert response.status_code == 200
     assert b"django_http_requests" in response.content
 

@@ -20,6 +20,7 @@ from storage_app.disk import (
 from storage_app.layout import Category
 from storage_app.records import record_media_file
 from storage_app.writer import store_file
+from tests.conftest import SCRAPE
 
 
 def test_levels_follow_the_settings(settings):
@@ -133,5 +134,5 @@ def test_category_gauges_sum_live_rows(storage_root, make_request):
 def test_gauges_appear_on_the_metrics_page(client, storage_root):
     storage_root.mkdir(parents=True)
     measure_disk()
-    body = client.get("/metrics").content.decode()
+    body = client.get("/metrics", **SCRAPE).content.decode()
     assert "media_analysis_storage_disk_used_percent" in body
