@@ -301,6 +301,30 @@ class HistoryItemSerializer(serializers.ModelSerializer):
         return links_for(request.id)["status"]
 
 
+# -------------------------------------------------------------------- audit
+class AuditEntrySerializer(serializers.Serializer):
+    """One ``audit_log`` row, as ``AuditLogEntry.as_dict()`` gives it."""
+
+    id = serializers.UUIDField()
+    table_name = serializers.CharField()
+    record_id = serializers.UUIDField()
+    action = serializers.ChoiceField(choices=["INSERT", "UPDATE", "DELETE"])
+    old_values = serializers.JSONField(allow_null=True)
+    new_values = serializers.JSONField(allow_null=True)
+    performed_by = serializers.CharField(allow_null=True)
+    ip_address = serializers.IPAddressField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    correlation_id = serializers.UUIDField(allow_null=True)
+
+
+class AuditTrailSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    entries = AuditEntrySerializer(many=True, help_text="Oldest first.")
+    truncated = serializers.BooleanField(
+        help_text="True when the trail is longer than the entries shown (the newest are cut)."
+    )
+
+
 # ------------------------------------------------------------------- errors
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable.")

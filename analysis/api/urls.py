@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("media/<str:id>/retry", MediaViewSet.as_view({"post": "retry"}), name="media-retry"),
     path("media/<str:id>/cancel", MediaViewSet.as_view({"post": "cancel"}), name="media-cancel"),
+    path("media/<str:id>/audit", MediaViewSet.as_view({"get": "audit"}), name="media-audit"),
     path("media/<str:id>", MediaViewSet.as_view({"delete": "destroy"}), name="media-delete"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -32,6 +32,7 @@ from analysis.api.serializers import (
     AcceptedSerializer,
     AnalyzeSerializer,
     AnalyzeUploadSerializer,
+    AuditTrailSerializer,
     ErrorSerializer,
     HistoryItemSerializer,
     StatusSerializer,
@@ -39,6 +40,7 @@ from analysis.api.serializers import (
 from analysis.api.throttling import TokenRateThrottle, parse_rate, throttle_key
 from analysis.api.uploads import use_upload_handler
 from analysis.models import AnalysisRequest, AnalysisResult
+from audit.queries import trail_for
 from media_analysis.middleware import current_correlation_id
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
 from storage_app.disk import ensure_space_for_write
@@ -48,6 +50,9 @@ from storage_app.models import ContactSheet
 DATA_SOURCE_HEADER = "X-Data-Source"
 WRITE_ACTIONS = {"analyze", "retry", "cancel", "destroy"}
 _json = JSONRenderer()
+# A request's trail is short (a few dozen entries); the cap keeps a pathological
+# one from building a huge response.
+AUDIT_TRAIL_LIMIT = 1000
 
 
 class JPEGRenderer(BaseRenderer):
@@ -312,6 +317,22 @@ class MediaViewSet(viewsets.GenericViewSet):
         if sheet is None:
             raise ApiError(404, "no_contact_sheet", "This request has no contact sheet (yet).")
         return sheet
+
+    # ------------------------------------------------------------------ audit
+    @extend_schema(
+        summary="A request's audit trail: every change to it and its results, files and sheets",
+        parameters=[ID_PARAMETER],
+        responses={200: AuditTrailSerializer, **_error(*_COMMON)},
+    )
+    def audit(self, request, id: str):
+        request_id = self._owned(request, id)
+        entries = call_database(lambda: list(trail_for(request_id)[: AUDIT_TRAIL_LIMIT + 1]))
+        body = {
+            "request_id": str(request_id),
+            "entries": [entry.as_dict() for entry in entries[:AUDIT_TRAIL_LIMIT]],
+            "truncated": len(entries) > AUDIT_TRAIL_LIMIT,
+        }
+        return json_response(_json.render(body), source="database")
 
     # ----------------------------------------------------------------- history
     @extend_schema(

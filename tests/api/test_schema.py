@@ -18,6 +18,7 @@ PLAN = {
     ("/api/media/{id}/retry", "post"),
     ("/api/media/{id}/cancel", "post"),
     ("/api/media/{id}", "delete"),
+    ("/api/media/{id}/audit", "get"),  # issue 6
 }
 
 
