@@ -99,7 +99,8 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
             return "skipped"
         run = Run(request=request, options=AnalysisOptions.parse(request.metadata.get("options")))
         try:
-            _analyse(run)
+            with _domain_errors_fail_the_stage():
+                _analyse(run)
         except Cancelled:
             return "cancelled"
         except StageFailure as failure:
@@ -126,11 +127,7 @@ def _analyse(run: Run) -> None:
 
     work_dir = make_folders(request_folder(Category.TEMP, run.request.id))
     with run.stage("process"):
-        outcome = _translated(
-            lambda: process_media(
-                media_path, media["media_type"], work_dir, run.options.processing()
-            )
-        )
+        outcome = process_media(media_path, media["media_type"], work_dir, run.options.processing())
     with run.stage("store_derivatives"):
         _store_derivatives(run, outcome)
     _check_still_wanted(run)
@@ -167,7 +164,7 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
         detected = detect_media(path)
         media = {"sha256": row.checksum, "size_bytes": row.size_bytes}
     else:
-        with _translated_ingest(), open_download(request.media_url) as remote:
+        with open_download(request.media_url) as remote:
             incoming = store_incoming_media(request.id, remote.chunks(), on_date=request.created_at)
         with incoming.discard_on_error(), transaction.atomic():
             incoming.record(original_path=request.media_url)
@@ -449,28 +446,22 @@ def _advisory_lock(request_id: uuid.UUID | str) -> Iterator[bool]:
 
 
 @contextmanager
-def _translated_ingest() -> Iterator[None]:
+def _domain_errors_fail_the_stage() -> Iterator[None]:
+    """The errors media, downloads and storage raise by design become the request's
+    error_code and message; anything else is a bug and is logged as one."""
     from analysis.ingest.errors import IngestError
+    from analysis.processing.errors import MediaProcessingError
     from storage_app.disk import InsufficientStorageError
     from storage_app.writer import FileTooLargeError
 
     try:
         yield
-    except IngestError as exc:
+    except (IngestError, MediaProcessingError) as exc:
         raise StageFailure(str(exc.code), exc.message) from None
     except FileTooLargeError as exc:
         raise StageFailure("download_too_large", str(exc)) from None
     except InsufficientStorageError as exc:
         raise StageFailure("insufficient_storage", str(exc)) from None
-
-
-def _translated(call):
-    from analysis.processing.errors import MediaProcessingError
-
-    try:
-        return call()
-    except MediaProcessingError as exc:
-        raise StageFailure(exc.code, exc.message) from None
 
 
 def _is_database_outage(exc: Exception) -> bool:
