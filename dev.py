@@ -34,6 +34,8 @@ REQUIREMENTS = {
     "test": ["requirements.txt", "requirements-embedded.txt", "requirements-dev.txt"],
 }
 INSIDE_FLAG = "MEDIA_ANALYSIS_DEV_INSIDE_VENV"
+# How long `run` waits for its children after Ctrl-C / SIGTERM before killing them.
+STOP_GRACE_SECONDS = 60
 
 
 def log(message: str) -> None:
@@ -119,43 +121,24 @@ def run_service() -> int:
     manage("collectstatic", "--noinput", "-v", "0")
     Path(os.environ["MEDIA_ANALYSIS_STORAGE_ROOT"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GUNICORN_BIND", "127.0.0.1:8000")
-    worker_env = {**os.environ, "DB_POOL": "false"}  # see docs/database-pool.md
+    celery = [sys.executable, "-m", "celery", "-A", "media_analysis"]
+    # The plain worker consumes every queue; CELERY_WORKER_QUEUES narrows it (-Q).
+    queues = os.environ.get("CELERY_WORKER_QUEUES", "").strip()
     processes = {
         "web": subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "media_analysis.wsgi"],
             cwd=ROOT,
+            start_new_session=True,
         ),
         "worker": subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "media_analysis",
-                "worker",
-                "-l",
-                "info",
-                "-Q",
-                os.environ.get("CELERY_WORKER_QUEUES", "default,media,maintenance"),
-            ],
+            [*celery, "worker", "-l", "info", *(["-Q", queues] if queues else [])],
             cwd=ROOT,
-            env=worker_env,
+            start_new_session=True,
         ),
         "beat": subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "media_analysis",
-                "beat",
-                "-l",
-                "info",
-                "--schedule",
-                str(LOCAL / "celerybeat-schedule"),
-            ],
+            [*celery, "beat", "-l", "info", "--schedule", str(LOCAL / "celerybeat-schedule")],
             cwd=ROOT,
-            env=worker_env,
+            start_new_session=True,
         ),
     }
     log(f"serving on http://{os.environ['GUNICORN_BIND']} (admin at /admin/); Ctrl-C stops")
@@ -181,36 +164,47 @@ def supervise(processes: dict[str, subprocess.Popen]) -> int:
                 stopping = True
                 break
         time.sleep(0.5)
+    # SIGTERM to each main process (a Celery worker then lets its running tasks
+    # finish); whatever is left after the grace period goes with its whole group,
+    # pool children included. A killed analysis is taken over at the next start.
     for process in processes.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    for process in processes.values():
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, process in processes.items():
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            log(f"{name} did not stop within {STOP_GRACE_SECONDS} s; killing it")
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     return exit_code
 
 
-def ensure_chromium() -> None:
-    """The staff console's browser test drives Debian's headless Chromium; install
-    it when missing and we may (root with apt), else say what the test needs."""
-    if shutil.which("chromium"):
+# Debian packages some tests drive as real programs: the staff console's browser
+# test (headless Chromium) and the compose test (`docker-compose config` renders
+# docker-compose.yml exactly as Compose would).
+TEST_SYSTEM_PACKAGES = {"chromium": "chromium", "docker-compose": "docker-compose"}
+
+
+def ensure_system_packages() -> None:
+    """Install the missing ones when we may (root with apt), else say what fails."""
+    missing = [pkg for command, pkg in TEST_SYSTEM_PACKAGES.items() if not shutil.which(command)]
+    if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        log("installing Debian's chromium for the browser test (apt-get)")
+        log(f"installing Debian's {', '.join(missing)} for the tests (apt-get)")
         quiet = {"stdout": subprocess.DEVNULL}
         subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env, **quiet
-        )
-    if not shutil.which("chromium"):
-        log("chromium is not installed: the browser test will fail (apt-get install chromium)")
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env, **quiet)
+    for command, pkg in TEST_SYSTEM_PACKAGES.items():
+        if not shutil.which(command):
+            log(f"{command} is not installed: tests that need it will fail (apt-get install {pkg})")
 
 
 def run_tests(pytest_args: list[str]) -> int:
-    ensure_chromium()
+    ensure_system_packages()
     return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT).returncode
 
 

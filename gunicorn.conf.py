@@ -34,14 +34,29 @@ limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 # The request and correlation ids are response headers set by our middleware,
-# so one line here can be joined with the application's JSON logs.
+# so one line here can be joined with the application's logs. With LOG_FORMAT=json
+# (the default) every gunicorn line, access and error, is one JSON object too.
 access_log_format = (
     '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s '
     "correlation_id=%({x-correlation-id}o)s"
 )
+if os.environ.get("LOG_FORMAT", "json").strip().lower() == "json":
+    logger_class = "media_analysis.gunicorn_logging.JsonLogger"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Connections must not be opened before the fork: each worker builds its own pool.
 preload_app = False
+
+
+def on_starting(server):
+    # With several workers, Prometheus metrics are aggregated through files in this
+    # folder: it must exist before a worker counts anything, and start empty (the
+    # files of a previous run's workers would be added to this run's totals).
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
 
 
 def child_exit(server, worker):

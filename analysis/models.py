@@ -98,6 +98,9 @@ class AnalysisRequest(models.Model):
         related_name="analysis_requests",
     )
     provider = models.CharField(max_length=50, null=True, blank=True)
+    # Renewed every few seconds by the run that is analysing the request; a stale
+    # one (and a free advisory lock) means its worker died. See analysis/recovery.py.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "media_analysis_requests"
@@ -171,6 +174,35 @@ class AnalysisResult(models.Model):
 
     def __str__(self) -> str:
         return f"result {self.id} of {self.request_id}"
+
+
+class OutboxEntry(models.Model):
+    """A pending request's analysis task, from the transaction that made the request
+    pending until a run claims it (see ``analysis/outbox.py``).
+
+    ``sent_at`` is empty until the message reached the broker; an entry still unsent
+    (the broker was down, the process died before publishing), or sent long ago and
+    never claimed (the broker lost it), is sent again by ``analysis.outbox.flush``.
+    """
+
+    # The foreign key (ON DELETE CASCADE) is created by SQL in the migration.
+    request = models.OneToOneField(
+        AnalysisRequest,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="outbox_entry",
+    )
+    created_at = created_at_field()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0, db_default=0)
+    last_error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "media_analysis_outbox"
+
+    def __str__(self) -> str:
+        return f"outbox {self.request_id}"
 
 
 # API tokens and idempotency keys live in their own module; imported here so Django

@@ -27,11 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import transaction
 from django.db.models.functions import Now
 
+from analysis import outbox, services
 from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
+from analysis.recovery import Heartbeat, run_lock
 from analysis.services import UPLOAD_URL_SCHEME, AnalysisOptions
 from audit.recording import audited_update
 from storage_app.layout import (
@@ -91,7 +94,7 @@ class Run:
 def run_analysis(request_id: uuid.UUID | str) -> str:
     """Analyse one request; returns what happened ("completed", "failed",
     "cancelled", "busy" or "skipped") for the task's log line."""
-    with _advisory_lock(request_id) as acquired:
+    with run_lock(request_id) as acquired:
         if not acquired:
             return "busy"  # another worker is on it right now
         request = _claim(request_id)
@@ -99,7 +102,7 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
             return "skipped"
         run = Run(request=request, options=AnalysisOptions.parse(request.metadata.get("options")))
         try:
-            with _domain_errors_fail_the_stage():
+            with Heartbeat(request.id), _domain_errors_fail_the_stage():
                 _analyse(run)
         except Cancelled:
             return "cancelled"
@@ -109,7 +112,7 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
         except Exception as exc:
             if _is_database_outage(exc):
                 raise  # the task retries later; the request stays "processing"
-            logger.exception("analysis crashed", extra={"request_id": str(request_id)})
+            logger.exception("analysis crashed", extra={"analysis_id": str(request_id)})
             _fail(run, INTERNAL_ERROR, "The analysis failed unexpectedly; the error was logged.")
             return "failed"
         finally:
@@ -375,22 +378,41 @@ def _provider_request(
 
 
 def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
+    """The request, now ``processing`` with a fresh heartbeat; None when there is
+    nothing to do. Runs under the run lock, so "processing" here means an earlier
+    run died mid-way (a killed worker child's redelivered message): taken over and
+    counted as a recovery."""
     with transaction.atomic():
         request = (
             AnalysisRequest.objects.select_for_update()
             .filter(pk=request_id, deleted_at__isnull=True)
             .first()
         )
-        # "processing" here means an earlier run died mid-way (we hold the lock now).
         if request is None or request.status not in (
             AnalysisStatus.PENDING,
             AnalysisStatus.PROCESSING,
         ):
+            outbox.claimed(request_id)
             return None
+        if request.status == AnalysisStatus.PROCESSING:
+            services.count_recovery(request, reason="redelivered")
+            if request.metadata["recoveries"] > settings.ANALYSIS_MAX_RECOVERIES:
+                services.fail_worker_lost(request)
+                return None
         request.status = AnalysisStatus.PROCESSING
-        request.started_at = Now()
+        request.started_at = request.heartbeat_at = Now()
         request.error_code = request.error_message = None
-        request.save(update_fields=["status", "started_at", "error_code", "error_message"])
+        request.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "heartbeat_at",
+                "error_code",
+                "error_message",
+                "metadata",
+            ]
+        )
+        outbox.claimed(request_id)
         request.refresh_from_db()
         invalidate_request(request)
     return request
@@ -418,7 +440,7 @@ def _fail(run: Run, code: str, message: str) -> None:
             ]
         )
         invalidate_request(locked)
-    logger.info("analysis failed", extra={"request_id": str(run.request.id), "error_code": code})
+    logger.info("analysis failed", extra={"analysis_id": str(run.request.id), "error_code": code})
 
 
 def _check_still_wanted(run: Run) -> None:
@@ -427,22 +449,6 @@ def _check_still_wanted(run: Run) -> None:
     )
     if status != AnalysisStatus.PROCESSING:
         raise Cancelled()
-
-
-@contextmanager
-def _advisory_lock(request_id: uuid.UUID | str) -> Iterator[bool]:
-    """A session-level PostgreSQL lock: released when we are done, or by the server
-    when a killed worker's connection drops, so a redelivered task can go on."""
-    key = int.from_bytes(uuid.UUID(str(request_id)).bytes[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 @contextmanager

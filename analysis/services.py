@@ -22,6 +22,7 @@ from django.db.models.functions import Now
 
 from analysis.cache import invalidate_request
 from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
+from media_analysis.middleware import request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +266,10 @@ def _validated_fields(prompt, provider, model, media_type, options) -> dict[str,
     hint = validate_media_type_hint(media_type)
     parsed = AnalysisOptions.parse(options)
     metadata: dict[str, Any] = {"options": parsed.as_dict()}
+    # The HTTP exchange that submitted it: the worker's log lines carry it too.
+    http_request_id = request_id_var.get()
+    if http_request_id:
+        metadata["http_request_id"] = http_request_id
     if model:
         metadata["requested_model"] = model
     if hint:
@@ -273,22 +278,11 @@ def _validated_fields(prompt, provider, model, media_type, options) -> dict[str,
 
 
 def enqueue_analysis(request: AnalysisRequest) -> None:
-    """Queue the analysis once the surrounding transaction commits (never before:
-    the worker must find the row)."""
-    from analysis.tasks import analyse_request
+    """Queue the analysis through the outbox: recorded in this transaction,
+    published after the commit, published again later if the broker was away."""
+    from analysis import outbox
 
-    request_id = str(request.id)
-    headers = {"correlation_id": str(request.correlation_id)} if request.correlation_id else {}
-
-    def send() -> None:
-        try:
-            analyse_request.apply_async((request_id,), headers=headers)
-        except Exception:
-            # The row is committed and stays pending; beat's requeue_stalled_requests
-            # sends it again once the broker is back. The caller still gets its 202.
-            logger.exception("could not queue analysis", extra={"request_id": request_id})
-
-    transaction.on_commit(send)
+    outbox.add(request)
 
 
 # -------------------------------------------------------------- state changes
@@ -394,50 +388,45 @@ def restore_request(request_id: uuid.UUID | str) -> AnalysisRequest:
     return request
 
 
-def requeue_stalled(*, stuck_before, pending_before) -> dict[str, int]:
-    """Requests whose work was lost get queued again.
+def recover_request(request: AnalysisRequest, *, reason: str) -> str:
+    """A processing request whose run died (the caller holds its row lock and made
+    sure no run is alive): back to pending and queued again, counted in
+    ``metadata.recoveries``, the caller's ``retry_count`` untouched. After
+    ``ANALYSIS_MAX_RECOVERIES`` it fails instead: the media may be what kills the
+    worker. Returns "recovered" or "failed_worker_lost"."""
+    metadata = count_recovery(request, reason)
+    if metadata["recoveries"] > settings.ANALYSIS_MAX_RECOVERIES:
+        fail_worker_lost(request)
+        return "failed_worker_lost"
+    request.status = AnalysisStatus.PENDING
+    request.started_at = request.heartbeat_at = None
+    request.save(update_fields=["status", "started_at", "heartbeat_at", "metadata"])
+    invalidate_request(request)
+    enqueue_analysis(request)
+    return "recovered"
 
-    - ``processing`` since before ``stuck_before``: its worker died. Back to
-      pending with retry_count + 1, or failed once the retry limit is reached.
-    - ``pending`` since before ``pending_before``: its message may never have
-      reached the broker (Redis was down at submit time). Queued again as is; a
-      duplicate message is harmless, the pipeline claims a request once.
-    """
-    counts = {"requeued_stuck": 0, "failed_stuck": 0, "requeued_pending": 0}
-    stuck_ids = AnalysisRequest.objects.filter(
-        status=AnalysisStatus.PROCESSING, started_at__lt=stuck_before, deleted_at__isnull=True
-    ).values_list("id", flat=True)[:500]
-    for request_id in list(stuck_ids):
-        with transaction.atomic():
-            request = (
-                AnalysisRequest.objects.select_for_update(skip_locked=True)
-                .filter(pk=request_id, status=AnalysisStatus.PROCESSING)
-                .first()
-            )
-            if request is None:
-                continue
-            if (request.retry_count or 0) >= MAX_RETRY_COUNT:
-                request.status = AnalysisStatus.FAILED
-                request.error_code = "stalled"
-                request.error_message = "The analysis stopped responding too many times."
-                request.completed_at = Now()
-                request.save(
-                    update_fields=["status", "error_code", "error_message", "completed_at"]
-                )
-                invalidate_request(request)
-                counts["failed_stuck"] += 1
-                continue
-            request.status = AnalysisStatus.PENDING
-            request.retry_count = (request.retry_count or 0) + 1
-            request.save(update_fields=["status", "retry_count"])
-            invalidate_request(request)
-            enqueue_analysis(request)
-            counts["requeued_stuck"] += 1
-    pending = AnalysisRequest.objects.filter(
-        status=AnalysisStatus.PENDING, created_at__lt=pending_before, deleted_at__isnull=True
-    ).only("id", "correlation_id")[:500]
-    for request in pending:
-        with transaction.atomic():
-            enqueue_analysis(request)
-        counts["requeued_pending"] += 1
-    return counts
+
+def count_recovery(request: AnalysisRequest, reason: str) -> dict[str, Any]:
+    """Note one more takeover of a dead run in the request's metadata (not saved)."""
+    from django.utils import timezone
+
+    metadata = dict(request.metadata or {})
+    metadata["recoveries"] = int(metadata.get("recoveries") or 0) + 1
+    metadata["last_recovery"] = {"at": timezone.now().isoformat(), "reason": reason}
+    request.metadata = metadata
+    return metadata
+
+
+def fail_worker_lost(request: AnalysisRequest) -> None:
+    """Too many runs of this request died: it fails for good (the caller may retry)."""
+    request.status = AnalysisStatus.FAILED
+    request.error_code = "worker_lost"
+    request.error_message = (
+        f"The worker running this analysis died {request.metadata['recoveries']} times; "
+        "the media may be too large or malformed for this service."
+    )
+    request.completed_at = Now()
+    request.save(
+        update_fields=["status", "error_code", "error_message", "completed_at", "metadata"]
+    )
+    invalidate_request(request)

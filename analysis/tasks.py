@@ -4,12 +4,10 @@ the pipeline or the services. Thin on purpose."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
+from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -28,21 +26,24 @@ def analyse_request(self, request_id: str) -> str:
     from analysis.pipeline import run_analysis
 
     outcome = run_analysis(request_id)
-    logger.info("analysis task finished", extra={"request_id": request_id, "outcome": outcome})
+    logger.info("analysis task finished", extra={"analysis_id": request_id, "outcome": outcome})
     return outcome
 
 
 @shared_task
-def requeue_stalled_requests() -> dict[str, int]:
-    """Beat: give orphaned work a new chance. See ``services.requeue_stalled``."""
-    from analysis.services import requeue_stalled
+def recover_requests() -> dict[str, int]:
+    """Beat, every few seconds, and each worker as it starts: publish what the
+    outbox holds (the broker was away), take over what dead workers dropped."""
+    from analysis import outbox, recovery
 
-    counts = requeue_stalled(
-        stuck_before=timezone.now()
-        - timedelta(seconds=settings.MEDIA_ANALYSIS_STUCK_AFTER_SECONDS),
-        pending_before=timezone.now()
-        - timedelta(seconds=settings.MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS),
-    )
-    if any(counts.values()):
-        logger.warning("requeued stalled requests", extra=counts)
-    return counts
+    return {**outbox.flush(), **recovery.recover_abandoned()}
+
+
+@worker_ready.connect(dispatch_uid="analysis.recover_on_worker_start")
+def _recover_on_worker_start(sender=None, **kwargs) -> None:
+    # A worker coming back after a crash picks up its own leftovers at once,
+    # without waiting for beat's next tick.
+    try:
+        recover_requests.apply_async()
+    except Exception:  # the broker went away again: beat will do it
+        logger.warning("could not queue the start-up recovery", exc_info=True)

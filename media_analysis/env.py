@@ -8,6 +8,7 @@ silently falling back, so a typo in a deployment fails at start-up, not at 3 a.m
 from __future__ import annotations
 
 import os
+import sys
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -89,6 +90,30 @@ def env_choice(name: str, default: str, choices: set[str] | frozenset[str]) -> s
         allowed = ", ".join(sorted(choices))
         raise ImproperlyConfigured(f"{name}={value!r} is not one of: {allowed}")
     return value
+
+
+def require_at_most(lower_name: str, lower: float, upper_name: str, upper: float) -> None:
+    """Refuse two settings that contradict each other, naming both: ``lower`` must
+    not exceed ``upper``."""
+    if lower > upper:
+        raise ImproperlyConfigured(
+            f"{lower_name}={lower} must not exceed {upper_name}={upper}: change one of them"
+        )
+
+
+def require_below(lower_name: str, lower: float, upper_name: str, upper: float) -> None:
+    """Like :func:`require_at_most`, but ``lower`` must be strictly below ``upper``."""
+    if lower >= upper:
+        raise ImproperlyConfigured(
+            f"{lower_name}={lower} must be below {upper_name}={upper}: change one of them"
+        )
+
+
+def running_celery() -> bool:
+    """True in a process started as ``celery …`` (worker, beat, inspect): their
+    defaults differ from the web's in a few places (the database pool)."""
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return program == "celery" or sys.argv[0].endswith(os.path.join("celery", "__main__.py"))
 
 
 def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:

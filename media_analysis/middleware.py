@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,16 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 task_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+# The analysis request a task works on (the web names it in its own log extras).
+analysis_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "analysis_id", default=None
+)
+_CONTEXT_VARS = (
+    ("correlation_id", correlation_id_var),
+    ("request_id", request_id_var),
+    ("task_id", task_id_var),
+    ("analysis_id", analysis_id_var),
+)
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:
@@ -71,28 +82,72 @@ class CorrelationIdMiddleware:
 
 
 class LogContextFilter(logging.Filter):
-    """Adds ``correlation_id``, ``request_id`` and ``task_id`` to each record when set."""
+    """Adds ``correlation_id``, ``request_id``, ``task_id`` and ``analysis_id`` to
+    each record when known: from the context, or, for the lines a Celery worker's
+    main process writes about a message (``extra={"data": {"id": task id}}``), from
+    that message's headers (see ``ContextRequest``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, var in (
-            ("correlation_id", correlation_id_var),
-            ("request_id", request_id_var),
-            ("task_id", task_id_var),
-        ):
+        for name, var in _CONTEXT_VARS:
             value = var.get()
             if value is not None and not hasattr(record, name):
                 setattr(record, name, value)
+        data = getattr(record, "data", None)
+        if isinstance(data, dict) and data.get("id") in _message_context:
+            for name, value in _message_context[data["id"]].items():
+                if not hasattr(record, name):
+                    setattr(record, name, value)
         return True
 
 
 # ----------------------------------------------------------------------- Celery
-_task_tokens: dict[str, tuple[contextvars.Token, contextvars.Token]] = {}
+_task_tokens: dict[str, tuple[contextvars.Token, ...]] = {}
 
 
 # Celery overwrites a "correlation_id" header with the task id in the worker, so
 # the copy ``audit.celery_hooks`` puts in "audit_correlation_id" at publish time
 # comes first; an eager call still has the original under "headers".
 _CORRELATION_HEADERS = ("audit_correlation_id", "correlation_id")
+
+
+# Headers the publisher sets (analysis.outbox.task_headers) that name the HTTP
+# exchange that submitted the work, and the analysis request it is about.
+HTTP_REQUEST_HEADER = "http_request_id"
+ANALYSIS_HEADER = "analysis_id"
+
+# task id -> log fields, for the worker main process's lines about a message
+# ("Task ... received"), written before any task context exists. Bounded.
+_message_context: OrderedDict[str, dict[str, str]] = OrderedDict()
+_MESSAGE_CONTEXT_LIMIT = 10_000
+
+
+def remember_message_context(task_id: str, headers: dict[str, Any]) -> None:
+    fields = {
+        "task_id": task_id,
+        "correlation_id": _first_uuid(headers, _CORRELATION_HEADERS, task_id),
+        "request_id": _first_uuid(headers, (HTTP_REQUEST_HEADER,), task_id),
+        "analysis_id": _first_uuid(headers, (ANALYSIS_HEADER,), task_id),
+    }
+    _message_context[task_id] = {k: v for k, v in fields.items() if v}
+    while len(_message_context) > _MESSAGE_CONTEXT_LIMIT:
+        _message_context.popitem(last=False)
+
+
+def _first_uuid(headers: dict[str, Any], names: tuple[str, ...], task_id: str) -> str | None:
+    for name in names:
+        value = headers.get(name)
+        if isinstance(value, str) and value != task_id and parse_uuid(value):
+            return str(parse_uuid(value))
+    return None
+
+
+def _task_header(task: Any, name: str) -> str | None:
+    request = getattr(task, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    for value in (getattr(request, name, None), headers.get(name)):
+        if isinstance(value, str) and parse_uuid(value):
+            return str(parse_uuid(value))
+    return None
 
 
 def task_correlation_id(task: Any, task_id: str | None) -> uuid.UUID | None:
@@ -110,9 +165,11 @@ def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> Non
         return
     correlation = task_correlation_id(task, task_id)
     _task_tokens[task_id] = (
-        # No header (an eager call): the caller's correlation id stays in force.
+        # No header (an eager call): the caller's ids stay in force.
         correlation_id_var.set(str(correlation) if correlation else correlation_id_var.get()),
         task_id_var.set(task_id),
+        request_id_var.set(_task_header(task, HTTP_REQUEST_HEADER) or request_id_var.get()),
+        analysis_id_var.set(_task_header(task, ANALYSIS_HEADER) or analysis_id_var.get()),
     )
 
 
@@ -120,12 +177,13 @@ def _task_finished(task_id: str | None = None, **_: Any) -> None:
     tokens = _task_tokens.pop(task_id, None) if task_id else None
     if tokens is None:
         return
+    variables = (correlation_id_var, task_id_var, request_id_var, analysis_id_var)
     try:
-        correlation_id_var.reset(tokens[0])
-        task_id_var.reset(tokens[1])
+        for var, token in zip(variables, tokens, strict=True):
+            var.reset(token)
     except ValueError:  # set in another context (eager mode in a thread): just clear
-        correlation_id_var.set(None)
-        task_id_var.set(None)
+        for var in variables:
+            var.set(None)
 
 
 def connect_celery_log_context() -> None:

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
+from django.db import connection
 
 from analysis import services
 from analysis.models import AnalysisRequest, AnalysisStatus
 from analysis.services import InvalidRequest, RequestNotFound, StateConflict
+from tests.conftest import database_url
 
 pytestmark = pytest.mark.django_db
 
 
 def _enqueued(callbacks) -> int:
     """How many of the captured on-commit callbacks queue the analysis task."""
-    return sum("enqueue_analysis" in callback.__qualname__ for callback in callbacks)
+    return sum("publish_after_commit" in callback.__qualname__ for callback in callbacks)
 
 
 def _request(**fields) -> AnalysisRequest:
@@ -163,27 +166,40 @@ def test_unknown_and_malformed_ids_are_not_found():
             services.cancel_request(request_id)
 
 
-def test_requeue_stalled_revives_orphans_and_gives_up_at_the_limit(
+def test_a_dead_run_is_recovered_a_live_one_is_left_and_too_many_deaths_fail(
     django_capture_on_commit_callbacks,
 ):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    long_ago = timezone.now() - timedelta(hours=3)
-    orphan = _request(status="processing", started_at=long_ago, retry_count=1)
-    hopeless = _request(status="processing", started_at=long_ago, retry_count=10)
-    fresh = _request(status="processing", started_at=timezone.now())
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        counts = services.requeue_stalled(
-            stuck_before=timezone.now() - timedelta(hours=1),
-            pending_before=timezone.now() - timedelta(hours=1),
-        )
-    assert counts == {"requeued_stuck": 1, "failed_stuck": 1, "requeued_pending": 0}
-    orphan.refresh_from_db()
-    hopeless.refresh_from_db()
-    fresh.refresh_from_db()
-    assert (orphan.status, orphan.retry_count) == ("pending", 2)
-    assert (hopeless.status, hopeless.error_code) == ("failed", "stalled")
+    from analysis.recovery import advisory_key, recover_abandoned
+
+    long_ago = timezone.now() - timedelta(minutes=5)
+    orphan = _request(status="processing", started_at=long_ago, heartbeat_at=long_ago)
+    hopeless = _request(
+        status="processing",
+        started_at=long_ago,
+        heartbeat_at=long_ago,
+        metadata={"recoveries": 3},
+    )
+    slow_but_alive = _request(status="processing", started_at=long_ago, heartbeat_at=long_ago)
+    fresh = _request(status="processing", started_at=long_ago, heartbeat_at=timezone.now())
+    # A live run elsewhere holds its run lock on a connection of its own (advisory
+    # locks belong to a database: the test database).
+    with psycopg.connect(database_url(connection.settings_dict["NAME"])) as other_session:
+        other_session.execute("SELECT pg_advisory_lock(%s)", [advisory_key(slow_but_alive.id)])
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            counts = recover_abandoned()
+    assert counts == {"recovered": 1, "failed_worker_lost": 1, "alive": 1}
+    for request in (orphan, hopeless, slow_but_alive, fresh):
+        request.refresh_from_db()
+    assert orphan.status == "pending"
+    assert orphan.retry_count == 0  # the caller's retries are untouched
+    assert orphan.metadata["recoveries"] == 1
+    assert orphan.metadata["last_recovery"]["reason"] == "heartbeat_expired"
+    assert orphan.outbox_entry.sent_at is None
+    assert (hopeless.status, hopeless.error_code) == ("failed", "worker_lost")
+    assert slow_but_alive.status == "processing"
     assert fresh.status == "processing"
     assert _enqueued(callbacks) == 1

@@ -1,6 +1,7 @@
 """End to end with a real Celery worker (celery.contrib.pytest) consuming from
 real Redis and writing to real PostgreSQL: submit, the task runs, the request
-completes; and the beat task revives a request whose worker died."""
+completes; and the recovery revives a request whose worker died (the real SIGKILL is in
+tests/operations/)."""
 
 from __future__ import annotations
 
@@ -35,26 +36,29 @@ def test_submitted_upload_is_completed_by_the_worker(storage_root, small_video, 
     assert done.contact_sheets.count() == 1
 
 
-def test_a_stalled_request_is_requeued_and_completed(storage_root, small_image, celery_worker):
+def test_an_abandoned_request_is_recovered_and_completed_once(
+    storage_root, small_image, celery_worker
+):
     from datetime import timedelta
 
     from django.utils import timezone
+
+    from analysis.recovery import recover_abandoned
 
     request = services.submit_upload_request(
         chunks=chunks_of(small_image), original_filename="p.jpg", prompt="Describe"
     )
     _wait_for_status(request.id, {"completed"})
-    # Pretend its worker died mid-way an hour ago: processing, no result.
+    # Pretend its worker died mid-way a minute ago: processing, stale heartbeat, no result.
     AnalysisResult.objects.filter(request=request).delete()
+    long_ago = timezone.now() - timedelta(minutes=1)
     AnalysisRequest.objects.filter(pk=request.id).update(
-        status="processing", started_at=timezone.now() - timedelta(hours=2)
+        status="processing", started_at=long_ago, heartbeat_at=long_ago
     )
-    counts = services.requeue_stalled(
-        stuck_before=timezone.now() - timedelta(hours=1),
-        pending_before=timezone.now() - timedelta(hours=1),
-    )
-    assert counts["requeued_stuck"] == 1
+    assert recover_abandoned()["recovered"] == 1
     done = _wait_for_status(request.id, {"completed", "failed"})
     assert done.status == "completed"
-    assert done.retry_count == 1
+    assert done.retry_count == 0
+    assert done.metadata["recoveries"] == 1
     assert AnalysisResult.objects.filter(request=done).count() == 1
+    assert done.contact_sheets.count() <= 1

@@ -111,13 +111,13 @@ def test_the_real_api_records_submit_and_cancel_by_the_token_owner(
 # --------------------------------------------------------------------- task
 @pytest.mark.django_db
 def test_a_task_change_is_made_by_the_tasks_system_actor():
-    from analysis.tasks import requeue_stalled_requests
+    from analysis.tasks import recover_requests
 
     request = make_request(status=AnalysisStatus.PROCESSING)
     AnalysisRequest.objects.filter(pk=request.pk).update(
         started_at=timezone.now() - timedelta(days=1)
     )
-    requeue_stalled_requests.apply()
+    recover_requests.apply()
     entry = AuditLogEntry.objects.get(record_id=request.pk, action="UPDATE")
     assert entry.new_values["status"] == "pending"
     assert entry.performed_by == "system:pipeline"

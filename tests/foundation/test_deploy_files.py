@@ -1,7 +1,7 @@
 """docker-compose.yml and the Dockerfile, checked without a Docker engine: the
 compose file against the Compose specification's JSON schema (vendored from
-Debian's docker-compose package), and with `docker-compose config` too where
-that tool is installed."""
+Debian's docker-compose package), and with Debian's `docker-compose config`.
+Starting the services as written is in tests/operations/test_compose_services.py."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ def test_compose_services_join_the_external_network_with_healthchecks(compose):
         env = service["environment"]
         assert "af-postgres-1:5432/af-memory" in env["DATABASE_URL"]
         assert "@af-redis-1:6379" in env["REDIS_URL"]
-    assert services["worker"]["environment"]["DB_POOL"] == "false"
+    # The plain worker command: every queue, plain connections by default under Celery.
+    assert "-Q" not in services["worker"]["command"]
+    assert "DB_POOL" not in services["worker"]["environment"]
 
 
 def test_compose_holds_no_secret_values(compose):
@@ -51,10 +53,8 @@ def test_compose_holds_no_secret_values(compose):
         assert "${" + variable + ":?" in text  # required from the environment, never defaulted
 
 
-@pytest.mark.skipif(
-    shutil.which("docker-compose") is None, reason="docker-compose CLI not installed"
-)
 def test_docker_compose_config_accepts_the_file():
+    assert shutil.which("docker-compose"), "Debian's docker-compose (dev.py test installs it)"
     env = {**os.environ, **SECRETS}
     result = subprocess.run(
         ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],

@@ -95,7 +95,11 @@ def test_celery_is_configured_for_long_media_jobs():
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
-    assert conf.task_routes["analysis.tasks.*"] == {"queue": "media"}
+    assert conf.task_routes["analysis.tasks.analyse_request"] == {"queue": "media"}
+    assert conf.task_routes["analysis.tasks.*"] == {"queue": "maintenance"}
+    # Declared queues: a worker started without -Q consumes every one of them.
+    routed = {route["queue"] for route in conf.task_routes.values()}
+    assert routed | {conf.task_default_queue} <= {queue.name for queue in conf.task_queues}
     assert conf.broker_url.startswith(("redis://", "redis+socket://", "rediss://"))
 
 
@@ -106,3 +110,58 @@ def test_a_junk_contact_sheet_default_stops_start_up(variable, value):
     result = run_manage("check", env={variable: value}, check=False)
     assert result.returncode != 0
     assert variable in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        (
+            {"DB_POOL_MIN_SIZE": "8", "DB_POOL_MAX_SIZE": "4"},
+            ("DB_POOL_MIN_SIZE", "DB_POOL_MAX_SIZE"),
+        ),
+        (
+            {"CELERY_TASK_SOFT_TIME_LIMIT": "600", "CELERY_TASK_TIME_LIMIT": "600"},
+            ("CELERY_TASK_SOFT_TIME_LIMIT", "CELERY_TASK_TIME_LIMIT"),
+        ),
+        (
+            {"CELERY_TASK_TIME_LIMIT": "8000"},
+            ("CELERY_TASK_TIME_LIMIT", "CELERY_VISIBILITY_TIMEOUT"),
+        ),
+        (
+            {"STORAGE_DISK_WARNING_PERCENT": "95"},
+            ("STORAGE_DISK_WARNING_PERCENT", "STORAGE_DISK_CRITICAL_PERCENT"),
+        ),
+        (
+            {"MEDIA_ANALYSIS_DOWNLOAD_DEADLINE": "2000"},
+            ("MEDIA_ANALYSIS_DOWNLOAD_DEADLINE", "CELERY_TASK_SOFT_TIME_LIMIT"),
+        ),
+        (
+            {"ANALYSIS_HEARTBEAT_SECONDS": "20"},
+            ("ANALYSIS_HEARTBEAT_SECONDS", "ANALYSIS_LEASE_SECONDS"),
+        ),
+    ],
+)
+def test_contradictory_settings_stop_start_up_naming_both(env, names):
+    result = run_manage("check", env=env, check=False)
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert "ImproperlyConfigured" in message
+    for name in names:
+        assert name in message
+
+
+def test_a_lowered_pool_ceiling_alone_is_not_a_contradiction():
+    # docker-compose sets DB_POOL_MAX_SIZE=4 only: the floor follows it.
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DB_POOL_OPTIONS['min_size'])",
+        env={"DB_POOL_MAX_SIZE": "4"},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "4"
+
+
+def test_the_retired_stuck_timer_is_refused_with_its_replacement():
+    result = run_manage("check", env={"MEDIA_ANALYSIS_STUCK_AFTER_SECONDS": "3600"}, check=False)
+    assert result.returncode != 0
+    assert "ANALYSIS_LEASE_SECONDS" in result.stderr
