@@ -25,6 +25,7 @@ way the takeover is counted in ``metadata.recoveries`` (not in the caller's
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -89,8 +90,10 @@ class Heartbeat:
         self.interval = interval or settings.ANALYSIS_HEARTBEAT_SECONDS
         self.beats = 0
         self._stop = threading.Event()
+        # The thread carries the task's log context (correlation and request ids).
+        context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{request_id}", daemon=True
+            target=context.run, args=(self._run,), name=f"heartbeat-{request_id}", daemon=True
         )
 
     def __enter__(self) -> Heartbeat:
