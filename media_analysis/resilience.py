@@ -1,23 +1,25 @@
 """Circuit breakers for the two dependencies every request touches: PostgreSQL and Redis.
 
-Both follow the same rule (pybreaker): open after ``*_BREAKER_FAIL_MAX`` consecutive
-failures, let a trial call through after ``*_BREAKER_RESET_TIMEOUT`` seconds
-(half-open), close after ``*_BREAKER_SUCCESS_THRESHOLD`` good calls. While a breaker
-is open, calls fail at once: no connection attempt, no socket timeout per request.
+Both use :mod:`media_analysis.breaker`: open after ``*_BREAKER_FAIL_MAX``
+consecutive failures, half-open after ``*_BREAKER_RESET_TIMEOUT`` seconds with at
+most ``BREAKER_HALF_OPEN_MAX_TRIALS`` trial calls in flight, closed after
+``*_BREAKER_SUCCESS_THRESHOLD`` good trials. While a breaker refuses, calls fail at
+once: no connection attempt, no socket timeout per request.
 
 - The **Redis** breaker keeps its state in this process's memory (keeping it in
   Redis would need the very thing that is down). Redis calls go through
   ``redis_call(fn, default)``, which answers ``default`` when Redis fails: callers
   carry on from PostgreSQL.
-- The **database** breaker keeps its state in Redis while Redis is up, so every
-  gunicorn worker opens together after five failures in total; when Redis is down it
-  falls back to memory. Database work goes through ``call_database(fn)``, which raises
-  ``DependencyUnavailable`` (HTTP 503 + Retry-After) when the breaker is open or
+- The **database** breaker keeps its state in Redis while Redis is up, reached
+  through the Redis breaker, so every gunicorn worker and Celery process opens
+  together and a recovering PostgreSQL sees at most the trial cap across all of
+  them; when Redis is down it carries on in memory from the last state it saw.
+  Database work goes through ``call_database(fn)``, which raises
+  ``DependencyUnavailable`` (HTTP 503 + Retry-After) when the breaker refuses or
   PostgreSQL fails.
 
-Each thread has its own breaker objects around the shared state storage: pybreaker
-holds a lock for the whole guarded call, and one breaker object shared by a threaded
-worker would queue every request behind one slow query.
+One breaker object per dependency serves every thread: it holds no lock during
+the guarded call, so a slow query never queues the other requests.
 """
 
 from __future__ import annotations
@@ -27,14 +29,25 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import pybreaker
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
+
+from media_analysis.breaker import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    Breaker,
+    BreakerConfig,
+    BreakerOpen,
+    FallbackStore,
+    MemoryStore,
+    RedisStore,
+    StoreUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +56,7 @@ T = TypeVar("T")
 DATABASE = "database"
 REDIS = "redis"
 # Numeric values of the breaker-state gauge.
-STATE_VALUES = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
+STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
 
@@ -80,152 +93,73 @@ class DependencyUnavailable(Exception):
         return {"code": self.code, "message": self.message, "retry_after": self.retry_after}
 
 
-# ---------------------------------------------------------------- state storage
-class _StateChangeLog(pybreaker.CircuitBreakerListener):
-    def state_change(self, cb, old_state, new_state) -> None:
-        log = logger.warning if new_state.name != pybreaker.STATE_CLOSED else logger.info
-        log(
-            "circuit breaker %s: %s -> %s",
-            cb.name,
-            getattr(old_state, "name", None),
-            new_state.name,
-            extra={"breaker": cb.name, "breaker_state": new_state.name},
+# -------------------------------------------------------------------- breakers
+_SETTING_PREFIX = {DATABASE: "DB", REDIS: "REDIS"}
+
+
+def _config_reader(name: str) -> Callable[[], BreakerConfig]:
+    prefix = _SETTING_PREFIX[name]
+
+    def read() -> BreakerConfig:
+        return BreakerConfig(
+            fail_max=getattr(settings, f"{prefix}_BREAKER_FAIL_MAX"),
+            reset_timeout=getattr(settings, f"{prefix}_BREAKER_RESET_TIMEOUT"),
+            success_threshold=getattr(settings, f"{prefix}_BREAKER_SUCCESS_THRESHOLD"),
+            max_trials=settings.BREAKER_HALF_OPEN_MAX_TRIALS,
+            permit_seconds=settings.BREAKER_TRIAL_PERMIT_SECONDS,
         )
 
+    return read
 
-_LISTENERS = [_StateChangeLog()]
 
-
-class SharedStateStorage(pybreaker.CircuitBreakerStorage):
-    """Breaker state in Redis while Redis answers (through the Redis breaker), else in
-    this process. Every write goes to both, so a Redis outage keeps what was known."""
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-        self._prefix = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:breaker:{name}"
-
-    def _key(self, field: str) -> str:
-        return f"{self._prefix}:{field}"
-
-    def _get(self, field: str) -> object:
-        return redis_call(lambda client: client.get(self._key(field)), default=_UNREACHABLE)
-
-    @property
-    def state(self) -> str:
-        value = self._get("state")
-        if value is _UNREACHABLE:
-            return self._local.state
-        return value.decode() if value else pybreaker.STATE_CLOSED
-
-    @state.setter
-    def state(self, state: str) -> None:
-        self._local.state = state
-        redis_call(lambda client: client.set(self._key("state"), state))
-
-    def increment_counter(self) -> None:
-        self._local.increment_counter()
-        redis_call(lambda client: client.incr(self._key("fail")))
-
-    def reset_counter(self) -> None:
-        self._local.reset_counter()
-        redis_call(lambda client: client.set(self._key("fail"), 0))
-
-    def increment_success_counter(self) -> None:
-        self._local.increment_success_counter()
-        redis_call(lambda client: client.incr(self._key("success")))
-
-    def reset_success_counter(self) -> None:
-        self._local.reset_success_counter()
-        redis_call(lambda client: client.set(self._key("success"), 0))
-
-    @property
-    def counter(self) -> int:
-        value = self._get("fail")
-        return self._local.counter if value is _UNREACHABLE else int(value or 0)
-
-    @property
-    def success_counter(self) -> int:
-        value = self._get("success")
-        return self._local.success_counter if value is _UNREACHABLE else int(value or 0)
-
-    @property
-    def opened_at(self) -> datetime | None:
-        value = self._get("opened_at")
-        if value is _UNREACHABLE:
-            return self._local.opened_at
-        return datetime.fromtimestamp(float(value), tz=UTC) if value else None
-
-    @opened_at.setter
-    def opened_at(self, when: datetime) -> None:
-        self._local.opened_at = when
-        redis_call(lambda client: client.set(self._key("opened_at"), when.timestamp()))
+def _is_failure_of(name: str) -> Callable[[BaseException], bool]:
+    errors = DATABASE_ERRORS if name == DATABASE else REDIS_ERRORS
+    # Anything else (a refused request, a missing row) says nothing about health.
+    return lambda exc: isinstance(exc, errors)
 
 
 _UNREACHABLE = object()
+
+
+def _through_redis_breaker(fn: Callable[[Any], T]) -> T:
+    """Run a shared-store command on the default cache's Redis, under the Redis
+    breaker: with Redis down the database breaker falls back to memory at once."""
+    result = redis_call(fn, default=_UNREACHABLE)
+    if result is _UNREACHABLE:
+        raise StoreUnavailable("Redis unavailable or its circuit open")
+    return result
+
+
+def _store(name: str) -> MemoryStore | FallbackStore:
+    if name == REDIS or not settings.DB_BREAKER_SHARED:
+        return MemoryStore()
+    prefix = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:breaker:{name}"
+    # No wait between Redis attempts: the Redis breaker already paces them.
+    return FallbackStore(RedisStore(prefix, _through_redis_breaker), name=name)
+
+
 _lock = threading.Lock()
-_storages: dict[str, pybreaker.CircuitBreakerStorage] = {}
+_breakers: dict[str, Breaker] = {}
 
 
-def _storage(name: str) -> pybreaker.CircuitBreakerStorage:
-    storage = _storages.get(name)
-    if storage is None:
-        with _lock:
-            storage = _storages.get(name)
-            if storage is None:
-                if name == REDIS or not settings.DB_BREAKER_SHARED:
-                    storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-                else:
-                    storage = SharedStateStorage(name)
-                _storages[name] = storage
-    return storage
-
-
-_per_thread = threading.local()
-_BREAKER_SETTINGS = {
-    DATABASE: ("DB_BREAKER_FAIL_MAX", "DB_BREAKER_RESET_TIMEOUT", "DB_BREAKER_SUCCESS_THRESHOLD"),
-    REDIS: (
-        "REDIS_BREAKER_FAIL_MAX",
-        "REDIS_BREAKER_RESET_TIMEOUT",
-        "REDIS_BREAKER_SUCCESS_THRESHOLD",
-    ),
-}
-_generation = [0]  # bumped when settings change (tests), so breakers are rebuilt
-
-
-def _breaker(name: str) -> pybreaker.CircuitBreaker:
-    """This thread's breaker object for ``name``, built once per thread (the state
-    itself is in the shared storage)."""
-    cached = getattr(_per_thread, "breakers", None)
-    if cached is None or cached[0] != _generation[0]:
-        cached = _per_thread.breakers = (_generation[0], {})
-    breaker = cached[1].get(name)
+def _breaker(name: str) -> Breaker:
+    breaker = _breakers.get(name)
     if breaker is None:
-        fail_max, reset_timeout, success_threshold = (
-            getattr(settings, setting) for setting in _BREAKER_SETTINGS[name]
-        )
-        breaker = cached[1][name] = pybreaker.CircuitBreaker(
-            fail_max=fail_max,
-            reset_timeout=reset_timeout,
-            success_threshold=success_threshold,
-            exclude=[_not_a_fault_of(name)],
-            state_storage=_storage(name),
-            listeners=_LISTENERS,
-            name=name,
-        )
+        with _lock:
+            breaker = _breakers.get(name)
+            if breaker is None:
+                breaker = _breakers[name] = Breaker(
+                    name, _store(name), _config_reader(name), _is_failure_of(name)
+                )
     return breaker
 
 
 @receiver(setting_changed)
 def _settings_changed(setting: str, **kwargs: Any) -> None:
-    if "BREAKER" in setting or setting == "CACHES":
-        _generation[0] += 1
-
-
-def _not_a_fault_of(name: str) -> Callable[[BaseException], bool]:
-    errors = DATABASE_ERRORS if name == DATABASE else REDIS_ERRORS
-    # Anything else (a refused request, a missing row) says nothing about health.
-    return lambda exc: not isinstance(exc, errors)
+    # Limits are read on every call; only where the state lives needs a rebuild.
+    if setting in ("DB_BREAKER_SHARED", "CACHES"):
+        with _lock:
+            _breakers.clear()
 
 
 # ------------------------------------------------------------------------ Redis
@@ -240,7 +174,7 @@ def redis_call(fn: Callable[[Any], T], default: Any = None) -> T | Any:
 
     try:
         return _breaker(REDIS).call(lambda: fn(get_redis_connection("default")))
-    except pybreaker.CircuitBreakerError:
+    except BreakerOpen:
         return default
     except REDIS_ERRORS as exc:
         now = time.monotonic()
@@ -256,66 +190,53 @@ def redis_available() -> bool:
 
 # --------------------------------------------------------------------- database
 def call_database(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run database work under the database breaker. An open breaker or a
-    connection failure raises ``DependencyUnavailable``; other errors pass through."""
+    """Run database work under the database breaker. A refusal or a connection
+    failure raises ``DependencyUnavailable``; other errors pass through."""
     try:
         return _breaker(DATABASE).call(fn, *args, **kwargs)
-    except pybreaker.CircuitBreakerError:
-        raise database_unavailable() from None
+    except BreakerOpen as refused:
+        raise database_unavailable(refused.retry_after) from None
     except DATABASE_ERRORS as exc:
         logger.warning("database unavailable: %s", type(exc).__name__)
         raise database_unavailable() from exc
 
 
-def database_unavailable() -> DependencyUnavailable:
+def database_unavailable(retry_after: float | None = None) -> DependencyUnavailable:
+    """The 503 error; ``retry_after`` defaults to what the breaker says now."""
     return DependencyUnavailable(
         DATABASE,
         "The database is unavailable; nothing was changed. Try again shortly.",
-        retry_after=retry_after_seconds(DATABASE),
+        retry_after=(
+            retry_after_seconds(DATABASE) if retry_after is None else max(1, math.ceil(retry_after))
+        ),
     )
 
 
 def database_breaker_open() -> bool:
-    """True while the database breaker refuses calls (open, reset timeout not over)."""
-    storage = _storage(DATABASE)
-    if storage.state != pybreaker.STATE_OPEN:
-        return False
-    opened = storage.opened_at
-    return (
-        opened is not None
-        and (datetime.now(UTC) - opened).total_seconds() < settings.DB_BREAKER_RESET_TIMEOUT
-    )
+    """True while the database breaker is open (its reset timeout not over)."""
+    return _breaker(DATABASE).state == OPEN
 
 
 def retry_after_seconds(name: str) -> int:
     """Seconds until the breaker lets a trial call through (its reset timeout when
-    it is not open yet)."""
-    reset = (
-        settings.DB_BREAKER_RESET_TIMEOUT
-        if name == DATABASE
-        else settings.REDIS_BREAKER_RESET_TIMEOUT
-    )
-    storage = _storage(name)
-    opened = storage.opened_at if storage.state == pybreaker.STATE_OPEN else None
-    if opened is None:
-        return max(1, math.ceil(reset))
-    remaining = reset - (datetime.now(UTC) - opened).total_seconds()
-    return max(1, math.ceil(remaining))
+    it is not open)."""
+    snapshot = _breaker(name).snapshot()
+    if snapshot.state == OPEN:
+        return max(1, math.ceil(snapshot.retry_after))
+    return max(1, math.ceil(_config_reader(name)().reset_timeout))
 
 
 # ------------------------------------------------------------------ inspection
 def breaker_states() -> dict[str, str]:
     """``{"database": "closed", "redis": "open"}`` for health and metrics."""
-    return {name: _storage(name).state for name in (DATABASE, REDIS)}
+    return {name: _breaker(name).state for name in (DATABASE, REDIS)}
 
 
 def reset_breakers() -> None:
-    """Close both breakers (tests, and an operator after a repair)."""
-    for name in (DATABASE, REDIS):
-        storage = _storage(name)
-        storage.state = pybreaker.STATE_CLOSED
-        storage.reset_counter()
-        storage.reset_success_counter()
+    """Close both breakers, shared state included (tests, and an operator after a
+    repair)."""
+    # Redis first: the database breaker's shared state is reached through it.
+    for name in (REDIS, DATABASE):
+        _breaker(name).reset()
     with _lock:
-        _storages.clear()
-        _generation[0] += 1
+        _breakers.clear()

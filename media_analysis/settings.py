@@ -379,6 +379,13 @@ REDIS_BREAKER_RESET_TIMEOUT = env_float(
 REDIS_BREAKER_SUCCESS_THRESHOLD = env_int(
     "REDIS_BREAKER_SUCCESS_THRESHOLD", 3, minimum=1, maximum=100
 )
+# Every breaker (database, Redis, providers; media_analysis/breaker.py): at most this
+# many trial calls in flight while half-open, across all processes sharing the circuit.
+BREAKER_HALF_OPEN_MAX_TRIALS = env_int("BREAKER_HALF_OPEN_MAX_TRIALS", 3, minimum=1, maximum=100)
+# A trial's slot frees itself after this long even if its process died mid-call.
+BREAKER_TRIAL_PERMIT_SECONDS = env_float(
+    "BREAKER_TRIAL_PERMIT_SECONDS", 30.0, minimum=1, maximum=3600
+)
 
 # ------------------------------------------------------------------------- ingest
 # Fetching media by URL (analysis/ingest/). The address rule refuses loopback,

@@ -1,33 +1,39 @@
-"""One circuit breaker per provider (pybreaker), shared between processes via Redis.
+"""One circuit breaker per provider (:mod:`media_analysis.breaker`), shared between
+processes via Redis.
 
-A breaker opens after ``PROVIDER_BREAKER_FAIL_MAX`` consecutive failures, lets a
-trial call through after ``PROVIDER_BREAKER_RESET_TIMEOUT`` seconds (half-open) and
-closes after ``PROVIDER_BREAKER_SUCCESS_THRESHOLD`` successes. While open, calls
-fail at once, without an HTTP request.
+A breaker opens after ``PROVIDER_BREAKER_FAIL_MAX`` consecutive failures, goes
+half-open after ``PROVIDER_BREAKER_RESET_TIMEOUT`` seconds, lets at most
+``BREAKER_HALF_OPEN_MAX_TRIALS`` trial calls run at a time across every process,
+and closes after ``PROVIDER_BREAKER_SUCCESS_THRESHOLD`` successful trials. While
+it refuses, calls fail at once, without an HTTP request. On the tripping failure
+the caller gets the provider's own error; later calls get ``BreakerOpen``.
 
-Its state lives in Redis (``pybreaker.CircuitRedisStorage``) so every gunicorn
-worker and Celery process sees the same circuit. That storage's constructor talks
-to Redis and raises when Redis is down, so it is built lazily, on first use;
-when Redis cannot be reached the breaker keeps its state in memory (per process)
-and Redis is tried again after ``REDIS_RETRY_SECONDS``. Each provider has its own
-key namespace. The Redis client must return bytes (no ``decode_responses``):
-pybreaker decodes them itself.
+The state lives in Redis (``REDIS_URL``, keys under
+``PROVIDER_BREAKER_NAMESPACE:<provider>``) so every gunicorn worker and Celery
+process sees the same circuit. The Redis client has its own short timeouts and
+does not go through the cache's Redis breaker: ``REDIS_URL`` may name another
+server. When Redis cannot be reached the breaker carries on in memory (per
+process) from the last state it saw, and Redis is tried again after
+``REDIS_RETRY_SECONDS``.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
-from dataclasses import dataclass
+from typing import Any
 
-import pybreaker
-import redis
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from analysis.providers.base import ProviderError
-
-logger = logging.getLogger(__name__)
+from media_analysis.breaker import (
+    Breaker,
+    BreakerConfig,
+    FallbackStore,
+    MemoryStore,
+    RedisStore,
+)
 
 REDIS_RETRY_SECONDS = 60.0
 REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
@@ -39,104 +45,69 @@ def _is_provider_fault(exc: BaseException) -> bool:
     return not (isinstance(exc, ProviderError) and not exc.retryable)
 
 
-def _excluded(exc: BaseException) -> bool:
-    return not _is_provider_fault(exc)
-
-
-@dataclass
-class _Entry:
-    storage: pybreaker.CircuitBreakerStorage
-    shared: bool  # state in Redis (True) or in this process's memory (False)
-    built_at: float
-
-
-_lock = threading.Lock()
-_storages: dict[str, _Entry] = {}
-
-
-def _namespace(provider: str) -> str:
-    return f"{settings.PROVIDER_BREAKER_NAMESPACE}:{provider}"
-
-
-def _redis_storage(provider: str) -> pybreaker.CircuitRedisStorage | None:
-    if not settings.PROVIDER_BREAKER_REDIS:
-        return None
-    try:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
-            socket_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
-        )
-        return pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED, client, namespace=_namespace(provider)
-        )
-    except (redis.RedisError, OSError) as exc:
-        logger.warning(
-            "circuit breaker for %s keeps its state in memory: Redis unreachable (%s)",
-            provider,
-            type(exc).__name__,
-        )
-        return None
-
-
-def _entry(provider: str) -> _Entry:
-    with _lock:
-        entry = _storages.get(provider)
-        retry_redis = (
-            entry is not None
-            and not entry.shared
-            and settings.PROVIDER_BREAKER_REDIS
-            and time.monotonic() - entry.built_at >= REDIS_RETRY_SECONDS
-        )
-        if entry is None or retry_redis:
-            storage = _redis_storage(provider)
-            now = time.monotonic()
-            if storage is not None:
-                entry = _Entry(storage, shared=True, built_at=now)
-            elif entry is None:
-                memory = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-                entry = _Entry(memory, shared=False, built_at=now)
-            else:
-                # Redis still down: keep the in-memory state gathered so far.
-                entry.built_at = now
-            _storages[provider] = entry
-        return entry
-
-
-def breaker_for(provider: str) -> pybreaker.CircuitBreaker:
-    """A circuit breaker for one call to ``provider``.
-
-    The state lives in the provider's storage, shared by every breaker built
-    here; the breaker object itself is made per call because pybreaker holds a
-    lock for the whole guarded call, which would queue concurrent calls in a
-    threaded worker behind one slow provider response.
-    """
-    return pybreaker.CircuitBreaker(
+def _config() -> BreakerConfig:
+    # A trial may legitimately take a whole provider timeout; a permit expiring
+    # earlier would let more trials in while the first ones are still running.
+    longest_call = settings.PROVIDER_TIMEOUT + settings.PROVIDER_CONNECT_TIMEOUT
+    return BreakerConfig(
         fail_max=settings.PROVIDER_BREAKER_FAIL_MAX,
         reset_timeout=settings.PROVIDER_BREAKER_RESET_TIMEOUT,
         success_threshold=settings.PROVIDER_BREAKER_SUCCESS_THRESHOLD,
-        exclude=[_excluded],
-        state_storage=_entry(provider).storage,
-        name=f"provider:{provider}",
-        # On the tripping failure, re-raise the provider's own error (more useful
-        # than "circuit opened"); later calls get CircuitBreakerError.
-        throw_new_error_on_trip=False,
+        max_trials=settings.BREAKER_HALF_OPEN_MAX_TRIALS,
+        permit_seconds=max(settings.BREAKER_TRIAL_PERMIT_SECONDS, longest_call),
     )
 
 
+def _store(provider: str) -> MemoryStore | FallbackStore:
+    if not settings.PROVIDER_BREAKER_REDIS:
+        return MemoryStore()
+    shared = RedisStore.from_url(
+        settings.REDIS_URL,
+        f"{settings.PROVIDER_BREAKER_NAMESPACE}:{provider}",
+        timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+    )
+    return FallbackStore(shared, name=f"provider:{provider}", retry_seconds=REDIS_RETRY_SECONDS)
+
+
+_lock = threading.Lock()
+_breakers: dict[str, Breaker] = {}
+
+
+def breaker_for(provider: str) -> Breaker:
+    """The circuit breaker of ``provider`` (one object per process, for every thread:
+    it holds no lock while the call runs)."""
+    with _lock:
+        breaker = _breakers.get(provider)
+        if breaker is None:
+            breaker = _breakers[provider] = Breaker(
+                f"provider:{provider}", _store(provider), _config, _is_provider_fault
+            )
+        return breaker
+
+
 def breaker_is_shared(provider: str) -> bool:
-    """True when the breaker state of ``provider`` lives in Redis."""
-    return _entry(provider).shared
+    """True when the breaker state of ``provider`` lives in Redis (asks Redis when
+    it is due, so the answer is current)."""
+    breaker = breaker_for(provider)
+    breaker.snapshot()
+    return breaker.store.shared
 
 
 def breaker_state(provider: str) -> str:
     """ "closed", "open" or "half-open": for health pages and metrics."""
-    return _entry(provider).storage.state
+    return breaker_for(provider).state
 
 
 def reset_breakers() -> None:
-    """Forget this process's breaker storages (the next call rebuilds them from
-    settings). Shared state in Redis is left alone; close a shared circuit with
-    ``breaker_for(name).close()``."""
+    """Forget this process's breakers (the next call rebuilds them from settings).
+    Shared state in Redis is left alone; close a shared circuit with
+    ``breaker_for(name).reset()``."""
     with _lock:
-        _storages.clear()
+        _breakers.clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(setting: str, **kwargs: Any) -> None:
+    # Limits are read on every call; where the state lives is fixed per breaker.
+    if setting in ("REDIS_URL", "PROVIDER_BREAKER_REDIS", "PROVIDER_BREAKER_NAMESPACE"):
+        reset_breakers()

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-import pybreaker
 from django.conf import settings
 
 from analysis.providers.base import (
@@ -33,6 +32,7 @@ from analysis.providers.base import (
     ProviderError,
 )
 from analysis.providers.breakers import breaker_for
+from media_analysis.breaker import BreakerOpen
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def call_with_retries(
         try:
             value = breaker_for(provider).call(attempt)
             return Attempted(value, attempts)
-        except pybreaker.CircuitBreakerError:
+        except BreakerOpen:
             raise ProviderError(
                 PROVIDER_CIRCUIT_OPEN,
                 f"{provider} failed repeatedly; its circuit is open and calls are "

@@ -8,9 +8,9 @@ PostgreSQL stopped and restarted) is in ``test_faults.py``.
 
 from __future__ import annotations
 
+import threading
 import time
 
-import pybreaker
 import pytest
 from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
@@ -18,6 +18,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from analysis import cache
 from analysis.models import AnalysisRequest
 from media_analysis import resilience
+from media_analysis.breaker import PEEK, BreakerConfig, RedisStore
 from media_analysis.embedded import RedisServer, free_port
 from media_analysis.resilience import DependencyUnavailable, call_database, redis_call
 from tests.api.conftest import MEDIA_URL, make_request
@@ -93,15 +94,54 @@ def test_refusals_that_are_not_outages_do_not_count(fast_breakers):
     assert resilience.breaker_states()["database"] == "closed"
 
 
-def test_database_breaker_state_is_shared_through_redis(fast_breakers):
+def test_database_breaker_state_is_shared_through_redis(fast_breakers, settings):
     dead = dead_database()
     for _ in range(5):
         with pytest.raises(DependencyUnavailable):
             call_database(dead.ensure_connection)
-    # Another process: a storage of its own, reading the same Redis keys.
-    other = resilience.SharedStateStorage(resilience.DATABASE)
-    assert other.state == pybreaker.STATE_OPEN
-    assert other.counter >= 5
+    # Another process: a store of its own, reading the same Redis keys.
+    cache = settings.CACHES["default"]
+    other = RedisStore.from_url(cache["LOCATION"], f"{cache['KEY_PREFIX']}:breaker:database")
+    seen = other.apply(PEEK, BreakerConfig(fail_max=5, reset_timeout=30))
+    assert seen.state == "open"
+    assert seen.failures >= 5
+
+
+def test_a_recovering_database_gets_at_most_three_trial_calls_at_once(fast_breakers, settings):
+    settings.DB_BREAKER_SUCCESS_THRESHOLD = 100  # stay half-open for the whole burst
+    dead = dead_database()
+    for _ in range(5):
+        with pytest.raises(DependencyUnavailable):
+            call_database(dead.ensure_connection)
+    time.sleep(0.6)
+    lock, running, peak, refused = threading.Lock(), [0], [0], []
+    barrier = threading.Barrier(16)
+
+    def slow_query() -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.8)
+        with lock:
+            running[0] -= 1
+
+    def request() -> None:
+        barrier.wait()
+        try:
+            call_database(slow_query)
+        except DependencyUnavailable as exc:
+            refused.append(exc.retry_after)
+
+    threads = [threading.Thread(target=request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert peak[0] == 3
+    assert len(refused) >= 8
+    assert set(refused) == {1}  # half-open and busy: try again in a second
+    assert resilience.breaker_states()["database"] == "half-open"
 
 
 def test_an_open_breaker_answers_api_writes_503_with_retry_after(alice, fast_breakers, settings):
@@ -175,6 +215,33 @@ def test_redis_down_the_api_answers_from_postgresql(
     response = alice.client.get(f"/api/media/status/{request.id}")
     assert response["X-Data-Source"] == "cache"
     assert response.json()["status"] == "cancelled"
+
+
+def test_the_database_breaker_stays_open_in_memory_while_redis_is_down(
+    own_redis, fast_breakers, settings
+):
+    settings.DB_BREAKER_RESET_TIMEOUT = 30
+    settings.REDIS_BREAKER_RESET_TIMEOUT = 30
+    dead = dead_database()
+    attempts = []
+
+    def query() -> None:
+        attempts.append(1)
+        dead.ensure_connection()
+
+    for _ in range(5):
+        with pytest.raises(DependencyUnavailable):
+            call_database(query)
+    own_redis.stop()  # the open state was in Redis; this process remembers it
+    started = time.monotonic()
+    for _ in range(20):
+        with pytest.raises(DependencyUnavailable) as refused:
+            call_database(query)
+
+    assert len(attempts) == 5  # no connection attempt while open
+    assert time.monotonic() - started < 2
+    assert refused.value.retry_after > 20
+    assert resilience.breaker_states() == {"database": "open", "redis": "open"}
 
 
 def test_an_invalidation_lost_while_redis_was_unreachable_is_made_up(

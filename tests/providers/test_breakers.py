@@ -8,12 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from analysis.providers import ProviderError, ProviderRequest
+from analysis.providers import ProviderError, ProviderRequest, breakers
 from analysis.providers.breakers import breaker_is_shared, breaker_state, reset_breakers
 from analysis.providers.openai_compatible import OpenAICompatibleProvider, config_from_settings
 from analysis.providers.retry import RetryPolicy
@@ -82,10 +84,11 @@ def test_state_is_kept_in_redis_under_the_providers_namespace(
     assert breaker_is_shared("openai") is True
     fail_times(provider, 5)
 
-    key = f"{settings.PROVIDER_BREAKER_NAMESPACE}:openai:pybreaker:state"
-    assert redis_client.get(key) == b"open"
-    other = f"{settings.PROVIDER_BREAKER_NAMESPACE}:novita:pybreaker:state"
-    assert redis_client.get(other) is None  # each provider has its own circuit
+    key = f"{settings.PROVIDER_BREAKER_NAMESPACE}:openai:state"
+    assert redis_client.hget(key, "state") == b"open"
+    assert redis_client.hget(key, "failures") == b"5"
+    other = f"{settings.PROVIDER_BREAKER_NAMESPACE}:novita:state"
+    assert redis_client.exists(other) == 0  # each provider has its own circuit
 
 
 def test_retries_inside_one_call_trip_the_circuit_and_stop(httpserver, settings, upstream, sleeps):
@@ -110,10 +113,11 @@ def test_client_errors_do_not_count_against_the_provider(provider, upstream, htt
     assert len(httpserver.log) == 8
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "memory"])
 def test_half_open_after_the_reset_timeout_then_closed_after_three_successes(
-    provider, upstream, settings, httpserver
+    provider, upstream, settings, httpserver, shared
 ):
-    settings.PROVIDER_BREAKER_REDIS = False  # in memory: sub-second timings work
+    settings.PROVIDER_BREAKER_REDIS = shared
     settings.PROVIDER_BREAKER_RESET_TIMEOUT = 0.2
     reset_breakers()
     fail_times(provider, 5)
@@ -147,14 +151,83 @@ def test_a_failure_while_half_open_opens_it_again(provider, upstream, settings):
         provider.analyse(REQUEST)
 
 
+@pytest.fixture
+def threaded_httpserver():
+    """An upstream that answers requests in parallel (the default one queues them)."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def test_a_recovering_provider_gets_at_most_three_trial_requests_at_once(
+    threaded_httpserver, settings, sleeps
+):
+    httpserver = threaded_httpserver
+    settings.OPENAI_BASE_URL = httpserver.url_for("/v1")
+    settings.OPENAI_API_KEY = API_KEY
+    settings.PROVIDER_BREAKER_RESET_TIMEOUT = 0.2
+    settings.PROVIDER_BREAKER_SUCCESS_THRESHOLD = 100  # stay half-open for the burst
+    lock, running, peak = threading.Lock(), [0], [0]
+    upstream = SwitchableUpstream()
+
+    def slow(request: Request) -> Response:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.8 if upstream.status < 400 else 0)
+        with lock:
+            running[0] -= 1
+        return upstream(request)
+
+    httpserver.expect_request("/v1/chat/completions").respond_with_handler(slow)
+    provider = OpenAICompatibleProvider(
+        config_from_settings("openai"), retry_policy=RetryPolicy(max_retries=0, sleep=sleeps)
+    )
+    fail_times(provider, 5)
+    time.sleep(0.25)
+    upstream.status = 200
+    codes: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def caller() -> None:
+        barrier.wait()
+        try:
+            provider.analyse(REQUEST)
+            codes.append("ok")
+        except ProviderError as exc:
+            codes.append(exc.code)
+
+    threads = [threading.Thread(target=caller) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert peak[0] == 3
+    assert codes.count("ok") + codes.count("provider_circuit_open") == 12
+    assert codes.count("provider_circuit_open") >= 6
+    assert len(httpserver.log) == 5 + codes.count("ok")
+
+
+def test_a_provider_trial_permit_outlasts_one_provider_call(settings):
+    settings.BREAKER_TRIAL_PERMIT_SECONDS = 30
+    settings.PROVIDER_TIMEOUT = 120
+    settings.PROVIDER_CONNECT_TIMEOUT = 10
+    assert breakers._config().permit_seconds == 130
+    settings.PROVIDER_TIMEOUT = 5
+    assert breakers._config().permit_seconds == 30
+
+
 def test_shared_circuit_recovers_when_its_opening_time_is_moved_back(
     provider, upstream, settings, redis_client
 ):
     """With the real 30 s reset timeout: move the stored opening time 31 s back
     instead of sleeping."""
     fail_times(provider, 5)
-    key = f"{settings.PROVIDER_BREAKER_NAMESPACE}:openai:pybreaker:opened_at"
-    redis_client.set(key, int(time.time()) - 31)
+    key = f"{settings.PROVIDER_BREAKER_NAMESPACE}:openai:state"
+    redis_client.hset(key, "opened_at", time.time() - 31)
 
     upstream.status = 200
     for expected in ("half-open", "half-open", "closed"):
