@@ -144,7 +144,7 @@ def _analyse(run: Run) -> None:
 def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
     """The media on disk under uploads/, with its detected type and checksum."""
     from analysis.ingest.download import open_download
-    from analysis.ingest.store import store_incoming_media
+    from analysis.ingest.store import Submission, store_incoming_media
 
     request = run.request
     if request.media_url.startswith(UPLOAD_URL_SCHEME):
@@ -170,7 +170,14 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
         with open_download(request.media_url) as remote:
             incoming = store_incoming_media(request.id, remote.chunks(), on_date=request.created_at)
         with incoming.discard_on_error(), transaction.atomic():
-            incoming.record(original_path=request.media_url)
+            incoming.record(
+                Submission(
+                    request_id=request.id,
+                    created_at=request.created_at,
+                    submitter_id=request.owner_id,
+                    source_url=request.media_url,
+                )
+            )
         path, detected = incoming.stored.path, incoming.detected
         media = {"sha256": incoming.stored.sha256, "size_bytes": incoming.stored.size_bytes}
     media.update(detected.as_facts())

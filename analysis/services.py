@@ -239,7 +239,7 @@ def submit_upload_request(
 ) -> AnalysisRequest:
     """Store an uploaded file under uploads/ and record its request, in one
     transaction; a failure leaves neither the row nor the file."""
-    from analysis.ingest.store import store_incoming_media
+    from analysis.ingest.store import Submission, store_incoming_media
 
     fields = _validated_fields(prompt, provider, model, media_type, options)
     request_id = uuid.uuid4()
@@ -254,7 +254,14 @@ def submit_upload_request(
             correlation_id=correlation_id or uuid.uuid4(),
             **fields,
         )
-        stored.record(original_path=name)
+        stored.record(
+            Submission(
+                request_id=request.id,
+                created_at=request.created_at,
+                submitter_id=getattr(owner, "pk", None),
+                original_filename=name,
+            )
+        )
         invalidate_request(request)
         enqueue_analysis(request)
     return request

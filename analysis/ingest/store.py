@@ -8,47 +8,99 @@ are on disk; then one rename moves the file into ``uploads/{date}/{request_id}/`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 
+from analysis.ingest.url_guard import redact_url
 from analysis.processing.detect import DetectedMedia, detect_media
 from storage_app.disk import ensure_space_for_write
 from storage_app.layout import (
+    METADATA_NAME,
     Category,
     build_path,
     make_folders,
     original_upload_name,
+    parse_date_folder,
     relative_to_root,
     request_folder,
 )
 from storage_app.models import MediaFile
 from storage_app.records import discard_on_error, record_media_file
-from storage_app.writer import StoredFile, store_file
+from storage_app.writer import StoredFile, delete_file, store_file
 
 INCOMING_NAME = "incoming.part"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Who handed the media over, and how: what ``metadata.json`` says beside it."""
+
+    request_id: uuid.UUID
+    created_at: datetime
+    submitter_id: int | None = None
+    original_filename: str | None = None
+    source_url: str | None = None  # as given; written without credentials or query
 
 
 @dataclass(frozen=True)
 class IncomingMedia:
     stored: StoredFile
     detected: DetectedMedia
+    # Files written beside the media (metadata.json): discarded with it on error.
+    written: list[StoredFile] = field(default_factory=list)
 
-    def record(self, *, original_path: str | None) -> MediaFile:
-        return record_media_file(
-            self.stored, mime_type=self.detected.mime_type, original_path=original_path
+    def record(self, submission: Submission) -> MediaFile:
+        """The media's ``media_files`` row and its ``metadata.json`` (written
+        atomically, indexed and expiring like the media). Call inside the caller's
+        transaction, within ``discard_on_error``."""
+        sidecar = store_file(
+            json.dumps(self.metadata_document(submission), indent=2).encode(),
+            category=Category.UPLOADS,
+            request_id=self.stored.request_id,
+            name=METADATA_NAME,
+            on_date=parse_date_folder(self.stored.relative_path.split("/")[1]),
         )
+        self.written.append(sidecar)
+        row = record_media_file(
+            self.stored,
+            mime_type=self.detected.mime_type,
+            original_path=submission.original_filename or submission.source_url,
+        )
+        record_media_file(sidecar, mime_type="application/json")
+        return row
+
+    def metadata_document(self, submission: Submission) -> dict[str, Any]:
+        return {
+            "request_id": str(submission.request_id),
+            "original_filename": submission.original_filename,
+            "source_url": redact_url(submission.source_url) if submission.source_url else None,
+            "size_bytes": self.stored.size_bytes,
+            "sha256": self.stored.sha256,
+            "mime_type": self.detected.mime_type,
+            "media_type": str(self.detected.media_type),
+            "stored_as": self.stored.name,
+            "submitter_id": submission.submitter_id,
+            "created_at": submission.created_at.isoformat(),
+        }
 
     @contextmanager
     def discard_on_error(self) -> Iterator[None]:
         with discard_on_error(self.stored):
-            yield
+            try:
+                yield
+            except BaseException:
+                for sidecar in self.written:
+                    delete_file(sidecar.path)
+                raise
 
 
 def store_incoming_media(

@@ -26,7 +26,7 @@ def _upload(path, prompt="What is in this clip?", **fields) -> AnalysisRequest:
 
 def test_a_video_upload_is_analysed_and_everything_recorded(storage_root, small_video):
     request = _upload(small_video)
-    upload = MediaFile.objects.get(request=request)
+    upload = MediaFile.objects.get(request=request, relative_path__endswith="/original.mp4")
     assert upload.relative_path.startswith("uploads/") and upload.relative_path.endswith(
         "/original.mp4"
     )
@@ -160,8 +160,8 @@ def test_media_by_url_is_downloaded_and_analysed(storage_root, small_image, http
     assert run_analysis(request.id) == "completed"
     request.refresh_from_db()
     assert request.media_type == "image"  # from the content, not the served Content-Type
-    upload = MediaFile.objects.get(request=request, relative_path__startswith="uploads/")
-    assert upload.relative_path.endswith("/original.jpg")
+    upload = MediaFile.objects.get(request=request, relative_path__endswith="/original.jpg")
+    assert upload.relative_path.startswith("uploads/")
     assert upload.size_bytes == small_image.stat().st_size
 
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from analysis.models import AnalysisRequest
+from analysis.models import AnalysisRequest, OutboxEntry
 from analysis.models_api import IdempotencyKey
 from storage_app.models import MediaFile
 from tests.api.conftest import MEDIA_URL, error_of, jpeg_bytes
@@ -66,7 +66,13 @@ def test_the_task_is_queued_with_the_correlation_id_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         response = submit(alice)
     body = response.json()
-    assert sent == [((body["id"],), {"correlation_id": body["correlation_id"]})]
+    headers = {
+        "analysis_id": body["id"],
+        "correlation_id": body["correlation_id"],
+        "http_request_id": response["X-Request-ID"],  # the worker's lines carry it too
+    }
+    assert sent == [((body["id"],), headers)]
+    assert OutboxEntry.objects.get(request_id=body["id"]).sent_at is not None
 
 
 def test_idempotency_key_returns_the_first_request(alice, allow_local_media):
@@ -250,7 +256,7 @@ def test_an_upload_is_stored_under_uploads_and_recorded(alice, storage_root):
     assert request.media_url == f"upload://{request.id}"
     assert request.original_filename == "holiday photo.jpg"
     assert request.metadata["options"]["grid"] == "2x2"
-    row = MediaFile.objects.get(request_id=request.id)
+    row = MediaFile.objects.get(request_id=request.id, relative_path__contains="/original.")
     assert row.relative_path.startswith("uploads/")
     assert (storage_root / row.relative_path).read_bytes() == jpeg_bytes()
     # Nothing left behind in temp/ once the request is over.
