@@ -45,6 +45,9 @@ if os.environ.get("LOG_FORMAT", "json").strip().lower() == "json":
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Connections must not be opened before the fork: each worker builds its own pool.
 preload_app = False
+# gunicorn 27's control socket ($HOME/.gunicorn/gunicorn.ctl) is unused here, and
+# several servers on one host (or a read-only home in the image) would share it.
+control_socket_disable = True
 
 
 def on_starting(server):

@@ -1,0 +1,131 @@
+"""docker-compose.yml runs as written: every service started with its rendered
+command and environment (see ``compose.py`` for what is mapped and why), on a
+PostgreSQL role and database named as the compose file names them and a Redis
+that wants the rendered password.
+
+``migrate`` exits 0; ``web`` answers /health/ready with 200 and passes its own
+healthcheck; ``worker`` completes an analysis submitted through ``web`` and
+answers its healthcheck's ping; ``beat`` stays up and passes its healthcheck.
+Every line each of them writes is JSON (``LOG_FORMAT: json`` in the file)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+from django.db import connection
+
+from media_analysis.embedded import RedisServer, free_port
+from tests.conftest import ROOT, server_connection
+from tests.operations.compose import HostMapping, build_step, render
+from tests.operations.stack import Process, submit_upload, wait_until
+
+pytestmark = pytest.mark.slow
+
+SECRETS = {"POSTGRES_PASSWORD": "compose-pw", "REDIS_PASSWORD": "redis-pw", "SECRET_KEY": "s" * 60}
+ROLE, DATABASE = "n8n", "compose_af_memory"
+
+
+@pytest.fixture
+def compose_servers(tmp_path, db):
+    """The rendered role (n8n, with its password) owning an empty database, and a
+    Redis that insists on the rendered password."""
+    with server_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
+        conn.execute(f"CREATE ROLE \"{ROLE}\" LOGIN PASSWORD '{SECRETS['POSTGRES_PASSWORD']}'")
+        conn.execute(f'CREATE DATABASE "{DATABASE}" OWNER "{ROLE}"')
+    redis = RedisServer(
+        tmp_path / "redis", port=free_port(), password=SECRETS["REDIS_PASSWORD"]
+    ).start()
+    yield redis
+    redis.stop()
+    with server_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_compose_services_run_as_written(tmp_path, compose_servers, image):
+    compose = render(SECRETS)
+    services = compose["services"]
+    db = connection.settings_dict
+    mapping = HostMapping(
+        folder=tmp_path,
+        postgres_host=db["HOST"] or "127.0.0.1",
+        postgres_port=str(db["PORT"] or ""),
+        database=DATABASE,
+        redis_port=compose_servers.port,
+        web_port=free_port(),
+    )
+    # What the image has: /tmp (but no /tmp/prometheus), the app's home, and the
+    # storage folder its RUN step creates (the volume is mounted over it).
+    for folder in ("tmp", "app", "storage"):
+        (tmp_path / folder).mkdir()
+    env = {name: mapping.environment(service) for name, service in services.items()}
+    env["web"]["GUNICORN_BIND"] = f"127.0.0.1:{mapping.web_port}"  # the published port
+    env["worker"]["HOSTNAME"] = socket.gethostname()  # what a container's shell has
+
+    # The image's build step, then the one-shot migrate service.
+    build_env, build_command = build_step("collectstatic")
+    built = _run(build_command, {**env["web"], **build_env})
+    assert built.returncode == 0, built.stderr
+    migrate = _run(mapping.command(services["migrate"]["command"]), env["migrate"])
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+
+    processes = {
+        name: Process(name, mapping.command(services[name]["command"]), env[name], tmp_path / name)
+        for name in ("web", "worker", "beat")
+    }
+    try:
+        for process in processes.values():
+            process.start()
+        web_url = f"http://127.0.0.1:{mapping.web_port}"
+        ready = wait_until(lambda: _get(f"{web_url}/health/ready"), 60, "web to be ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["level"] == "available", ready.json()
+        processes["worker"].wait_for_line(" ready.")
+
+        # An analysis through web, completed by worker.
+        token = _run(
+            ["python", "manage.py", "create_api_token", "compose-user"], env["web"]
+        ).stdout.strip()
+        with httpx.Client(
+            base_url=web_url, headers={"Authorization": f"Token {token}"}, timeout=30
+        ) as api:
+            response = submit_upload(api, image)
+            assert response.status_code == 202, response.text
+            status_url = f"/api/media/status/{response.json()['id']}"
+            done = wait_until(
+                lambda: api.get(status_url).json()["status"] in ("completed", "failed"),
+                90,
+                "the worker to complete the analysis",
+            )
+            assert done and api.get(status_url).json()["status"] == "completed"
+
+        # Each service's own healthcheck, as Docker would run it.
+        time.sleep(2)
+        for name in ("web", "worker", "beat"):
+            check = _run(mapping.healthcheck(services[name]), env[name])
+            assert check.returncode == 0, (name, check.stdout, check.stderr)
+            assert processes[name].alive(), processes[name].text()[-3000:]
+    finally:
+        for process in processes.values():
+            if process.alive():
+                process.terminate(timeout=60)
+
+    for process in processes.values():
+        assert process.json_lines(), f"{process.name} wrote nothing"
+
+
+def _get(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None
