@@ -88,7 +88,6 @@ class Heartbeat:
     def __init__(self, request_id: uuid.UUID | str, interval: float | None = None):
         self.request_id = request_id
         self.interval = interval or settings.ANALYSIS_HEARTBEAT_SECONDS
-        self.beats = 0
         self._stop = threading.Event()
         # The thread carries the task's log context (correlation and request ids).
         context = contextvars.copy_context()
@@ -111,10 +110,11 @@ class Heartbeat:
         finally:
             connections.close_all()  # this thread's connections only
 
-    def beat(self) -> bool:
-        """Renew the heartbeat; False when the request is no longer processing."""
+    def beat(self) -> None:
+        """Renew the heartbeat (of a request still processing: a cancelled one is
+        noticed by the run itself at its next stage)."""
         try:
-            renewed = AnalysisRequest.objects.filter(
+            AnalysisRequest.objects.filter(
                 pk=self.request_id, status=AnalysisStatus.PROCESSING
             ).update(heartbeat_at=Now())
         except DatabaseError as exc:
@@ -124,9 +124,6 @@ class Heartbeat:
                 extra={"analysis_id": str(self.request_id)},
             )
             connections.close_all()  # start the next beat on a fresh connection
-            return True
-        self.beats += 1
-        return bool(renewed)
 
 
 def abandoned_candidates(now=None) -> list[uuid.UUID]:
