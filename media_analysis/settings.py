@@ -136,9 +136,18 @@ _db_options: dict = {
 if DB_POOL_ENABLED:
     _db_options["pool"] = DB_POOL_OPTIONS
 
+# Retries of connection establishment, never of a query (media_analysis/db_backend):
+# workers, beat and management commands sleep DELAY, DELAY x BACKOFF, ... between
+# 1 + RETRIES attempts (0.5 s, 1 s, 2 s), then raise. The web never retries: its
+# entry point, media_analysis/wsgi.py, turns this off (it fails fast behind the breaker).
+DB_CONNECT_RETRIES = env_int("DB_CONNECT_RETRIES", 3, minimum=0, maximum=10)
+DB_CONNECT_RETRY_DELAY = env_float("DB_CONNECT_RETRY_DELAY", 0.5, minimum=0, maximum=60)
+DB_CONNECT_RETRY_BACKOFF = env_float("DB_CONNECT_RETRY_BACKOFF", 2.0, minimum=1, maximum=10)
+
 DATABASES = {
     "default": {
-        "ENGINE": "django_prometheus.db.backends.postgresql",
+        # django-prometheus's backend plus connection retries (media_analysis/db_backend).
+        "ENGINE": "media_analysis.db_backend",
         **_db,
         # With a pool, connections are reused by the pool, not by Django (must be 0).
         "CONN_MAX_AGE": 0 if DB_POOL_ENABLED else env_int("DB_CONN_MAX_AGE", 60, minimum=0),
@@ -263,6 +272,18 @@ STORAGES = {
 PROMETHEUS_METRIC_NAMESPACE = "media_analysis"
 # Bearer token a Prometheus scraper presents on /metrics (staff API tokens work too).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# ------------------------------------------------------------------------- health
+# /health/ready answers within HEALTH_READY_TIMEOUT seconds whatever is down or hangs
+# (a check still running then is reported as timed out; 2 s leaves the request itself
+# room under a 3 s probe timeout); the database check gets a connection within
+# HEALTH_DATABASE_TIMEOUT. One answer serves every probe for HEALTH_READY_CACHE_SECONDS
+# (in this process, not in Redis: Redis may be what is down).
+HEALTH_READY_TIMEOUT = env_float("HEALTH_READY_TIMEOUT", 2.0, minimum=0.1, maximum=60)
+HEALTH_DATABASE_TIMEOUT = env_float("HEALTH_DATABASE_TIMEOUT", 1.5, minimum=0.1, maximum=60)
+if HEALTH_DATABASE_TIMEOUT > HEALTH_READY_TIMEOUT:
+    raise ImproperlyConfigured("HEALTH_DATABASE_TIMEOUT must not exceed HEALTH_READY_TIMEOUT")
+HEALTH_READY_CACHE_SECONDS = env_float("HEALTH_READY_CACHE_SECONDS", 2.0, minimum=0, maximum=60)
 
 # ----------------------------------------------------------------------- security
 # Production defaults are strict; each can be relaxed from the environment for a
