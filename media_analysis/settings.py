@@ -13,6 +13,7 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from media_analysis.env import (
     env_bool,
@@ -23,6 +24,9 @@ from media_analysis.env import (
     env_str,
     parse_database_url,
     redis_url_for_celery,
+    require_at_most,
+    require_below,
+    running_celery,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,16 +119,20 @@ if _database_url is None:
     )
 _db = parse_database_url(_database_url)
 
-DB_POOL_ENABLED = env_bool("DB_POOL", True)
+# Celery's Django fixup closes the pool before and after every task, so worker and
+# beat processes use plain connections unless DB_POOL says otherwise.
+DB_POOL_ENABLED = env_bool("DB_POOL", not running_celery())
+_pool_max_size = env_int("DB_POOL_MAX_SIZE", 50, minimum=1, maximum=1000)
+# Unset, the floor follows a lowered ceiling (DB_POOL_MAX_SIZE=4 alone means 4..4).
+_pool_min_size = env_int("DB_POOL_MIN_SIZE", min(5, _pool_max_size), minimum=0, maximum=1000)
+require_at_most("DB_POOL_MIN_SIZE", _pool_min_size, "DB_POOL_MAX_SIZE", _pool_max_size)
 DB_POOL_OPTIONS = {
-    "min_size": env_int("DB_POOL_MIN_SIZE", 5, minimum=0, maximum=1000),
-    "max_size": env_int("DB_POOL_MAX_SIZE", 50, minimum=1, maximum=1000),
+    "min_size": _pool_min_size,
+    "max_size": _pool_max_size,
     "timeout": env_int("DB_POOL_TIMEOUT", 30, minimum=1, maximum=600),
     "max_lifetime": env_int("DB_POOL_MAX_LIFETIME", 3600, minimum=60),
     "max_idle": env_int("DB_POOL_MAX_IDLE", 600, minimum=10),
 }
-if DB_POOL_OPTIONS["min_size"] > DB_POOL_OPTIONS["max_size"]:
-    raise ImproperlyConfigured("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT", 60, minimum=1, maximum=86400) * 1000
 
 _db_options: dict = {
@@ -200,16 +208,29 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # An unacked message is redelivered after this; it must exceed the longest task.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200, minimum=60),
 }
-if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
-    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
+require_below(
+    "CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT,
+    "CELERY_TASK_TIME_LIMIT", CELERY_TASK_TIME_LIMIT,
+)  # fmt: skip
+require_below(
+    "CELERY_TASK_TIME_LIMIT", CELERY_TASK_TIME_LIMIT,
+    "CELERY_VISIBILITY_TIMEOUT", CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"],
+)  # fmt: skip
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_DEFAULT_QUEUE = "default"
+# Keep reconnecting however long the broker is away (Celery gives up after 100 tries).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Long media jobs and quick housekeeping run on separate queues so a burst of
-# uploads never delays retention cleanup.
+# uploads never delays retention cleanup. Every queue is declared here: a plain
+# `celery -A media_analysis worker` consumes all of them, and `-Q media` (or
+# `-Q default,maintenance`) still picks a dedicated pool.
+QUEUE_DEFAULT, QUEUE_MEDIA, QUEUE_MAINTENANCE = "default", "media", "maintenance"
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_DEFAULT
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in (QUEUE_DEFAULT, QUEUE_MEDIA, QUEUE_MAINTENANCE))
 CELERY_TASK_ROUTES = {
-    "analysis.tasks.*": {"queue": "media"},
-    "storage_app.tasks.*": {"queue": "maintenance"},
-    "audit.tasks.*": {"queue": "maintenance"},
+    "analysis.tasks.analyse_request": {"queue": QUEUE_MEDIA},
+    "analysis.tasks.*": {"queue": QUEUE_MAINTENANCE},
+    "storage_app.tasks.*": {"queue": QUEUE_MAINTENANCE},
+    "audit.tasks.*": {"queue": QUEUE_MAINTENANCE},
 }
 CELERY_BEAT_SCHEDULE: dict = {
     # storage: daily retention cleanup, weekly disk/index sanity check (UTC times)
@@ -228,10 +249,11 @@ CELERY_BEAT_SCHEDULE: dict = {
             minute=env_int("STORAGE_CHECK_MINUTE", 30, minimum=0, maximum=59),
         ),
     },
-    # analysis: queue again what a dead worker or an unreachable broker dropped
-    "analysis-requeue-stalled": {
-        "task": "analysis.tasks.requeue_stalled_requests",
-        "schedule": env_int("ANALYSIS_REQUEUE_EVERY_SECONDS", 60, minimum=10, maximum=3600),
+    # analysis: queue what an unreachable broker left in the outbox, take over what
+    # a dead worker dropped (analysis/recovery.py)
+    "analysis-recover": {
+        "task": "analysis.tasks.recover_requests",
+        "schedule": env_int("ANALYSIS_RECOVER_EVERY_SECONDS", 10, minimum=1, maximum=3600),
     },
 }
 
@@ -241,10 +263,10 @@ STORAGE_ROOT = Path(
 ).resolve()
 STORAGE_DISK_WARNING_PERCENT = env_int("STORAGE_DISK_WARNING_PERCENT", 80, minimum=1, maximum=100)
 STORAGE_DISK_CRITICAL_PERCENT = env_int("STORAGE_DISK_CRITICAL_PERCENT", 90, minimum=1, maximum=100)
-if STORAGE_DISK_WARNING_PERCENT > STORAGE_DISK_CRITICAL_PERCENT:
-    raise ImproperlyConfigured(
-        "STORAGE_DISK_WARNING_PERCENT must not exceed STORAGE_DISK_CRITICAL_PERCENT"
-    )
+require_at_most(
+    "STORAGE_DISK_WARNING_PERCENT", STORAGE_DISK_WARNING_PERCENT,
+    "STORAGE_DISK_CRITICAL_PERCENT", STORAGE_DISK_CRITICAL_PERCENT,
+)  # fmt: skip
 # Days each category is kept (0 = kept forever); keys are the folder names.
 STORAGE_RETENTION_DAYS = {
     "uploads": env_int("STORAGE_RETENTION_UPLOADS_DAYS", 7, minimum=0, maximum=36500),
@@ -426,6 +448,10 @@ MEDIA_ANALYSIS_DOWNLOAD_READ_TIMEOUT = env_int(
 MEDIA_ANALYSIS_DOWNLOAD_DEADLINE = env_int(
     "MEDIA_ANALYSIS_DOWNLOAD_DEADLINE", 900, minimum=1, maximum=86400
 )
+require_below(
+    "MEDIA_ANALYSIS_DOWNLOAD_DEADLINE", MEDIA_ANALYSIS_DOWNLOAD_DEADLINE,
+    "CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT,
+)  # fmt: skip
 
 # ----------------------------------------------------------------------- analysis
 MEDIA_ANALYSIS_MAX_PROMPT_CHARS = env_int(
@@ -441,19 +467,26 @@ if not re.fullmatch(r"\d{3,4}x\d{3,4}", CONTACT_SHEET_RESOLUTION):
     raise ImproperlyConfigured(
         f"CONTACT_SHEET_RESOLUTION={CONTACT_SHEET_RESOLUTION!r} must be WIDTHxHEIGHT, e.g. 1920x1080"
     )
-# A request still "processing" this long after it started is assumed orphaned
-# (its worker died) and is queued again by beat; must exceed the task time limit.
-MEDIA_ANALYSIS_STUCK_AFTER_SECONDS = env_int(
-    "MEDIA_ANALYSIS_STUCK_AFTER_SECONDS", 2 * CELERY_TASK_TIME_LIMIT, minimum=60
-)
-# A request still "pending" this long was probably never queued (broker down at
-# submit time) and is queued again by beat.
+# Recovery (analysis/recovery.py): a running analysis renews its heartbeat every
+# ANALYSIS_HEARTBEAT_SECONDS; one whose heartbeat is older than ANALYSIS_LEASE_SECONDS
+# and whose advisory lock is free (its worker is gone) is taken over by beat, at
+# most ANALYSIS_MAX_RECOVERIES times before it fails with "worker_lost".
+ANALYSIS_HEARTBEAT_SECONDS = env_int("ANALYSIS_HEARTBEAT_SECONDS", 5, minimum=1, maximum=60)
+ANALYSIS_LEASE_SECONDS = env_int("ANALYSIS_LEASE_SECONDS", 30, minimum=3, maximum=3600)
+require_at_most(
+    "3 x ANALYSIS_HEARTBEAT_SECONDS", 3 * ANALYSIS_HEARTBEAT_SECONDS,
+    "ANALYSIS_LEASE_SECONDS", ANALYSIS_LEASE_SECONDS,
+)  # fmt: skip
+ANALYSIS_MAX_RECOVERIES = env_int("ANALYSIS_MAX_RECOVERIES", 3, minimum=0, maximum=100)
+# A request still "pending" this long although its message left the outbox: the
+# broker lost it (a Redis restarted without persistence). Queued again by beat.
 MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS = env_int(
     "MEDIA_ANALYSIS_PENDING_REQUEUE_SECONDS", 600, minimum=30
 )
-if MEDIA_ANALYSIS_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
+if env_str("MEDIA_ANALYSIS_STUCK_AFTER_SECONDS"):
     raise ImproperlyConfigured(
-        "MEDIA_ANALYSIS_STUCK_AFTER_SECONDS must exceed CELERY_TASK_TIME_LIMIT"
+        "MEDIA_ANALYSIS_STUCK_AFTER_SECONDS is no longer read: a dead worker's request is "
+        "recovered by its heartbeat (ANALYSIS_LEASE_SECONDS). Remove the variable."
     )
 
 # ---------------------------------------------------------------------- providers
