@@ -160,7 +160,6 @@ def readiness_check() -> dict:
     if level is not DiskLevel.OK:
         log = logger.error if level is DiskLevel.CRITICAL else logger.warning
         log("storage disk %s", level.value, extra={"used_percent": round(usage.used_percent, 1)})
-    refresh_category_gauges_if_due()
     # A full disk refuses new files (507) but reads still work: the instance is
     # degraded, not offline. Only a root that cannot be measured is an error.
     return {
@@ -201,8 +200,8 @@ _last_category_refresh = 0.0
 
 
 def refresh_category_gauges_if_due() -> None:
-    """Per-category sums cost a query each; readiness probes are frequent, so they
-    refresh at most every ``STORAGE_METRICS_CATEGORY_INTERVAL`` seconds per process."""
+    """Per-category sums cost a query; scrapes refresh them at most every
+    ``STORAGE_METRICS_CATEGORY_INTERVAL`` seconds per process."""
     global _last_category_refresh
     now = time.monotonic()
     if _last_category_refresh and now - _last_category_refresh < (

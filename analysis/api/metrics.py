@@ -33,11 +33,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from analysis import cache
 from media_analysis.resilience import STATE_VALUES, breaker_states, call_database
+from storage_app.disk import refresh_category_gauges_if_due
 
 logger = logging.getLogger(__name__)
 
 SCRAPE_CACHE_SECONDS = 30
-QUEUES = ("media", "maintenance", "default")
 
 _lock = threading.Lock()
 _domain_cache: dict[str, Any] = {"at": 0.0, "value": None}
@@ -80,7 +80,8 @@ def _queue_depths() -> dict[str, int]:
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         with client:
-            return {queue: int(client.llen(queue)) for queue in QUEUES}
+            queues = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+            return {queue: int(client.llen(queue)) for queue in queues}
     except (redis.RedisError, OSError):
         return {}
 
@@ -192,6 +193,9 @@ def export(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
+    # Per-category storage sums cost a query: refreshed by scrapes (not by readiness
+    # probes, which must not wait on the database for a metric).
+    refresh_category_gauges_if_due()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         base = prometheus_client.CollectorRegistry()
         MultiProcessCollector(base)

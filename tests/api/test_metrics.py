@@ -96,3 +96,25 @@ def test_metrics_need_the_scrape_token_or_staff(client, alice, staff):
     assert alice.client.get("/metrics").status_code == 401  # a caller, not staff
     assert staff.client.get("/metrics").status_code == 200
     assert client.get("/metrics", **SCRAPE).status_code == 200
+
+
+def test_a_scrape_refreshes_storage_per_category_and_readiness_does_not(
+    client, settings, storage_root, monkeypatch
+):
+    from storage_app import disk
+    from storage_app.layout import Category
+    from storage_app.records import record_media_file
+    from storage_app.writer import store_file
+
+    request = make_request(None)
+    stored = store_file(b"x" * 123, category=Category.FRAMES, request_id=request.id, name="f.jpg")
+    record_media_file(stored, mime_type="image/jpeg")
+    monkeypatch.setattr(disk, "_last_category_refresh", 0.0)
+    refreshed = []
+    monkeypatch.setattr(disk, "refresh_category_gauges", lambda: refreshed.append(1) or {})
+    client.get("/health/ready")
+    assert refreshed == []  # probes never wait on the database for a metric
+    monkeypatch.undo()
+    monkeypatch.setattr(disk, "_last_category_refresh", 0.0)
+    page = client.get("/metrics", **SCRAPE).content.decode()
+    assert value(page, "media_analysis_storage_category_bytes", category="frames") == 123
