@@ -582,3 +582,31 @@ ADMIN_DASHBOARD_DAYS = env_int("ADMIN_DASHBOARD_DAYS", 30, minimum=1, maximum=36
 ADMIN_DASHBOARD_CACHE_SECONDS = env_int(
     "ADMIN_DASHBOARD_CACHE_SECONDS", 60, minimum=0, maximum=3600
 )
+
+# ------------------------------------------------------------------------- backup
+# --- backup (storage_app/backup, docs/backup.md): `manage.py backup` writes a set to
+# --output DIR or to BACKUP_DIR/<UTC timestamp>; with BACKUP_DIR set, beat runs one
+# nightly at BACKUP_HOUR:BACKUP_MINUTE (UTC) and the newest BACKUP_KEEP sets are kept.
+BACKUP_DIR = env_str("BACKUP_DIR")
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1, maximum=3650)
+BACKUP_HOUR = env_int("BACKUP_HOUR", 1, minimum=0, maximum=23)
+BACKUP_MINUTE = env_int("BACKUP_MINUTE", 30, minimum=0, maximum=59)
+# PostgreSQL client tools (pg_dump, pg_restore, psql); unset: the embedded server's,
+# else the system's. Never older than the server (checked, with the version needed).
+BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR")
+# A running cleanup holds the storage lock; a backup waits this long for it.
+BACKUP_LOCK_WAIT_SECONDS = env_int("BACKUP_LOCK_WAIT_SECONDS", 1800, minimum=0, maximum=86400)
+# The nightly task is stopped after this long (it is acknowledged on receipt, so the
+# broker's visibility timeout does not bound it).
+BACKUP_TIME_LIMIT = env_int("BACKUP_TIME_LIMIT", 6 * 3600, minimum=60, maximum=7 * 86400)
+require_below(
+    "BACKUP_LOCK_WAIT_SECONDS", BACKUP_LOCK_WAIT_SECONDS, "BACKUP_TIME_LIMIT", BACKUP_TIME_LIMIT
+)
+CELERY_TASK_ROUTES["storage_app.backup.*"] = {"queue": QUEUE_MAINTENANCE}
+if BACKUP_DIR:
+    if not Path(BACKUP_DIR).is_absolute():
+        raise ImproperlyConfigured(f"BACKUP_DIR={BACKUP_DIR!r} must be an absolute path")
+    CELERY_BEAT_SCHEDULE["backup-nightly"] = {
+        "task": "storage_app.backup.nightly",
+        "schedule": crontab(hour=BACKUP_HOUR, minute=BACKUP_MINUTE),
+    }

@@ -85,3 +85,7 @@ class ContactSheet(models.Model):
 
     def __str__(self) -> str:
         return self.relative_path or self.storage_path
+
+
+# The backup_runs table lives with the backup code; imported here so Django sees it.
+from storage_app.backup.record import BackupRun  # noqa: E402, F401

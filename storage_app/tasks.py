@@ -37,3 +37,7 @@ def check_storage() -> dict:
         logger.warning("storage sanity check skipped", extra={"reason": str(exc)})
         return {"skipped": str(exc)}
     return report.as_dict()
+
+
+# The nightly backup's task, registered with the rest of storage's.
+from storage_app.backup.tasks import nightly_backup  # noqa: E402, F401
