@@ -1,6 +1,7 @@
 """The staff dashboard (``/admin/dashboard/``): requests per day by status, latency
 p50/p95 per provider, tokens and cost per provider and model, storage per
-category, the disk gauge and the providers' circuit breakers.
+category, the disk gauge, the providers' circuit breakers and the age of the
+last good backup.
 
 Figures cover the last ``ADMIN_DASHBOARD_DAYS`` days and are cached for
 ``ADMIN_DASHBOARD_CACHE_SECONDS``, so reloading the page on a large table costs
@@ -56,6 +57,7 @@ class Dashboard:
     breakers: list[dict[str, str]]
     generated_at: str
     problems: list[str] = field(default_factory=list)
+    backup: dict[str, Any] | None = None
 
 
 def collect(days: int) -> Dashboard:
@@ -74,6 +76,7 @@ def collect(days: int) -> Dashboard:
         breakers=_breakers(problems),
         generated_at=timezone.now().isoformat(timespec="seconds"),
         problems=problems,
+        backup=_guarded(problems, "backups", _backup),
     )
 
 
@@ -179,6 +182,14 @@ def _disk() -> dict[str, Any]:
         "total_bytes": usage.total_bytes,
         "level": level_for(usage.used_percent).value,
     }
+
+
+def _backup() -> dict[str, Any]:
+    """The newest good backup's age (storage_app/backup/status.py)."""
+    from storage_app.backup.status import backup_status, describe_age
+
+    status = backup_status()
+    return {**status.as_dict(), "age": describe_age(status.age_seconds)}
 
 
 def _breakers(problems: list[str]) -> list[dict[str, str]]:

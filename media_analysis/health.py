@@ -119,10 +119,27 @@ READINESS_CHECKS = (
     Check("breakers", check_breakers),
 )
 
+
+def check_backup() -> dict:
+    # "ok" or "stale" (newest good set older than two nightly intervals).
+    from storage_app.backup.status import readiness_check
+
+    return readiness_check()
+
+
+def readiness_checks() -> tuple[Check, ...]:
+    """The checks, plus ``backup`` when BACKUP_DIR schedules nightly sets."""
+    if settings.BACKUP_DIR:
+        return (*READINESS_CHECKS, Check("backup", check_backup, after="database"))
+    return READINESS_CHECKS
+
+
 # Without these the instance cannot do its work: "offline" (503). Any other
 # component failing leaves it "degraded" but serving (200): with Redis down the API
 # answers from PostgreSQL, with the broker down submissions wait for beat's requeue.
 ESSENTIAL_COMPONENTS = ("database", "migrations", "disk")
+# Reported but never counted in the level: a stale backup does not stop the service.
+ADVISORY_COMPONENTS = ("backup",)
 
 
 def service_level(components: dict[str, dict]) -> str:
@@ -131,7 +148,9 @@ def service_level(components: dict[str, dict]) -> str:
         components[name]["status"] == "error" for name in ESSENTIAL_COMPONENTS if name in components
     ):
         return "offline"
-    if any(c["status"] != "ok" for c in components.values()):
+    if any(
+        c["status"] != "ok" for name, c in components.items() if name not in ADVISORY_COMPONENTS
+    ):
         return "degraded"
     return "available"
 
@@ -142,7 +161,7 @@ _answers: SingleFlight[dict[str, Any]] = SingleFlight()
 
 def run_checks() -> tuple[dict[str, dict], dict[str, str]]:
     """Every component's result and the breakers' states, within HEALTH_READY_TIMEOUT."""
-    components = _runner.run(READINESS_CHECKS, settings.HEALTH_READY_TIMEOUT)
+    components = _runner.run(readiness_checks(), settings.HEALTH_READY_TIMEOUT)
     breakers = components.pop("breakers")
     database = components["database"]
     if breakers.get("database_open") and database["status"] == "ok":

@@ -10,6 +10,8 @@ worker reports the same numbers (they are not per-process counters):
   cost by provider, from PostgreSQL (at most one pair of queries per
   ``SCRAPE_CACHE_SECONDS``, through the database breaker);
 - ``media_analysis_queue_depth`` per Celery queue, from the broker.
+- ``media_analysis_backup_*``: the newest good backup's time, age, duration and
+  size, failures, staleness, from ``backup_runs`` (storage_app/backup/status.py).
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set, django-prometheus exports only the
 multiprocess registry; this view appends these families to either.
@@ -120,6 +122,10 @@ class ServiceCollector:
         for queue, length in _queue_depths().items():
             depth.add_metric([queue], length)
         yield depth
+
+        from storage_app.backup.status import metric_families
+
+        yield from metric_families()
 
         counts = _domain_counts()
         if counts is None:
