@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,8 @@ def test_a_set_holds_the_dump_every_stored_file_but_temp_and_a_manifest(
     assert int(summary["database"]["pg_dump_version"].split(".")[0]) >= server_major
     assert summary["migrations"]["analysis"][0] == "0001_initial"
     assert "0002_backup_runs" in summary["migrations"]["storage_app"]
-    assert summary["project_version"] == "0.1.0"
+    with (ROOT / "pyproject.toml").open("rb") as pyproject:
+        assert summary["project_version"] == tomllib.load(pyproject)["project"]["version"]
     assert summary["consistency"] == {"examples": [], "live_rows": summary["consistency"]["live_rows"],
                                       "missing": 0, "mismatched": 0}  # fmt: skip
     assert summary["consistency"]["live_rows"] >= 3 + 6 + 1  # uploads, frames, the sheet
