@@ -18,6 +18,7 @@ from django.db import connection
 from analysis.models import AnalysisRequest
 from audit.models import AuditLogEntry
 from storage_app.backup.record import BackupRun
+from storage_app.models import MediaFile
 from tests.backup.conftest import (
     current_database,
     env_for,
@@ -301,3 +302,24 @@ def test_an_interrupted_backup_never_looks_like_a_set(analysed, storage_root, tm
     killed = BackupRun.objects.get(status="failed")
     assert killed.error.startswith("interrupted")
     shutil.rmtree(backups)
+
+
+def test_a_restore_finding_a_live_row_without_its_file_says_so_and_exits_non_zero(
+    analysed, storage_root, tmp_path, databases
+):
+    lost = MediaFile.objects.filter(relative_path__startswith="frames/").first()
+    (storage_root / lost.relative_path).unlink()  # gone from the disk before the backup
+    set_dir = tmp_path / "set"
+    made = _backup(storage_root, set_dir)
+    assert "1 live rows had no file" in made.stderr
+    assert read_summary(set_dir)["consistency"]["examples"] == [f"missing: {lost.relative_path}"]
+    target_db = databases.create("mismatch")
+
+    restored = _restore(set_dir, target_db, tmp_path / "restored")
+
+    assert restored.returncode == 1, restored.stdout + restored.stderr
+    assert "the restored data does not match the set" in restored.stderr
+    assert f"missing: {lost.relative_path}" in restored.stderr
+    assert query(target_db, "SELECT status, error FROM backup_runs WHERE kind = 'restore'") == [
+        ("failed", f"missing: {lost.relative_path}")
+    ]
