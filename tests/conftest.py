@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -52,6 +53,18 @@ def run_manage(
             f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def wait_until(check, timeout: float, what: str, every: float = 0.25):
+    """Poll ``check`` until it returns something true (returned); fail after ``timeout``
+    seconds naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 SCRAPE_TOKEN = "test-scrape-token"

@@ -5,11 +5,8 @@ probes of a live server."""
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,50 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from media_analysis.embedded import free_port, start_postgres
-from tests.api.servers import ROOT, LiveServer
-
-# The web as the Dockerfile and docker-compose.yml start it.
-SHIPPED_GUNICORN = ["gunicorn", "-c", "gunicorn.conf.py", "media_analysis.wsgi"]
-
-
-def start_shipped_gunicorn(
-    log_dir: Path, env: dict[str, str], *, workers: int = 2, threads: int = 4
-) -> LiveServer:
-    """gunicorn started exactly as shipped (from the repository root), with the
-    test environment plus ``env``; returns once ``/health`` answers."""
-    port = free_port()
-    log_path = log_dir / f"gunicorn-{port}.log"
-    full_env = {
-        **os.environ,
-        "DEBUG": "true",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": str(workers),
-        "GUNICORN_THREADS": str(threads),
-        "GUNICORN_ACCESS_LOG": "/dev/null",
-        "DB_POOL_MIN_SIZE": "1",
-        # The venv's scripts first, as in the image.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        **env,
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            SHIPPED_GUNICORN, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
-    server = LiveServer(process, port, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited at start:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer /health in time:\n{server.log()}")
+from media_analysis.embedded import start_postgres
 
 
 class OwnPostgres:
@@ -135,13 +89,3 @@ def burst(url: str, count: int) -> list[Probe]:
     with httpx.Client(timeout=30, limits=limits) as client:
         with ThreadPoolExecutor(max_workers=count) as pool:
             return list(pool.map(lambda _: probe(url, client), range(count)))
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout} s: {what}")

@@ -1,19 +1,19 @@
 """A real gunicorn serving the project, for tests that need a separate server
-process (the schemathesis fuzz run, the fault tests). Started with the test
-environment plus overrides; stopped by its own process id."""
+process (the schemathesis fuzz run, the fault tests), started with the shipped
+command and the test environment plus overrides; stopped by its own process id."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from media_analysis.embedded import free_port
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,9 +41,15 @@ class LiveServer:
                 self.process.wait()
 
 
+# The web as the Dockerfile, docker-compose.yml and README start it.
+SHIPPED_GUNICORN = ["gunicorn", "-c", "gunicorn.conf.py", "media_analysis.wsgi"]
+
+
 def start_gunicorn(
     log_dir: Path, env: dict[str, str], *, workers: int = 2, threads: int = 4
 ) -> LiveServer:
+    """gunicorn started exactly as shipped (from the repository root), with the
+    test environment plus ``env``; returns once ``/health`` answers."""
     port = free_port()
     log_path = log_dir / f"gunicorn-{port}.log"
     full_env = {
@@ -55,33 +61,27 @@ def start_gunicorn(
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_ACCESS_LOG": "/dev/null",
         "DB_POOL_MIN_SIZE": "1",
+        # The venv's scripts first, as in the image.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **env,
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "media_analysis.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            SHIPPED_GUNICORN, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
     server = LiveServer(process, port, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited at start:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer /health in time:\n{server.log()}")
+    try:
+        wait_until(lambda: _answers(server), 60, "gunicorn to answer /health")
+    except AssertionError:
+        server.stop()
+        raise RuntimeError(f"gunicorn did not answer /health in time:\n{server.log()}") from None
+    return server
+
+
+def _answers(server: LiveServer) -> bool:
+    if server.process.poll() is not None:
+        raise RuntimeError(f"gunicorn exited at start:\n{server.log()}")
+    try:
+        return httpx.get(f"{server.url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -12,7 +12,6 @@ again mid-run. Never the machine's servers.
 
 from __future__ import annotations
 
-import atexit
 import time
 import uuid
 
@@ -20,9 +19,10 @@ import httpx
 import psycopg
 import pytest
 
-from media_analysis.embedded import RedisServer, free_port, start_postgres
+from media_analysis.embedded import RedisServer, free_port
+from tests.api.fault_servers import OwnPostgres
 from tests.api.servers import start_gunicorn
-from tests.conftest import run_manage
+from tests.conftest import run_manage, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,24 +30,10 @@ BREAKER_RESET_SECONDS = 5
 
 
 @pytest.fixture
-def own_postgres(tmp_path_factory):
-    from pgserver._commands import pg_ctl
-
-    data_dir = tmp_path_factory.mktemp("faults") / "pg"
-    server, url = start_postgres(data_dir, database="faults")
-
-    class Handle:
-        def stop(self) -> None:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
-
-        def start(self) -> None:
-            server.ensure_postgres_running()
-
-    handle = Handle()
-    handle.url = url
-    yield handle
+def own_postgres():
+    server = OwnPostgres()
+    yield server
     server.cleanup()
-    atexit.unregister(server._cleanup)  # done: nothing left for interpreter exit
 
 
 @pytest.fixture
@@ -92,16 +78,6 @@ def submit(client: httpx.Client) -> httpx.Response:
 def rows_in_postgres(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         return {str(row[0]) for row in conn.execute("SELECT id FROM media_analysis_requests")}
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def test_postgresql_down_then_back(service, own_postgres):

@@ -24,10 +24,9 @@ from tests.api.fault_servers import (
     probe,
     probes,
     silent_port,
-    start_shipped_gunicorn,
-    wait_until,
 )
-from tests.conftest import run_manage
+from tests.api.servers import start_gunicorn
+from tests.conftest import run_manage, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +66,7 @@ def service_env(storage_root, database_url: str, redis_url: str) -> dict[str, st
 def service(tmp_path, storage_root, own_postgres, own_redis):
     env = service_env(storage_root, own_postgres.url, own_redis.url)
     run_manage("migrate", "-v", "0", env=env)
-    server = start_shipped_gunicorn(tmp_path, env, workers=2, threads=4)
+    server = start_gunicorn(tmp_path, env, workers=2, threads=4)
     first = wait_until(lambda: available(probe(server.url)), 30, "available at start")
     durations = {name: c["duration_ms"] for name, c in first.body["components"].items()}
     print(f"\nfirst available answer in {first.seconds:.2f} s, checks (ms): {durations}")
@@ -156,7 +155,7 @@ def test_a_postgresql_that_never_answers_is_offline_within_3_s(
             "REDIS_URL": own_redis.url,
             "DB_POOL": pool,
         }
-        server = start_shipped_gunicorn(tmp_path, env, workers=2, threads=4)
+        server = start_gunicorn(tmp_path, env, workers=2, threads=4)
         try:
             answers = measure(server.url, f"PostgreSQL hanging (DB_POOL={pool})")
         finally:
@@ -173,7 +172,7 @@ def test_a_redis_that_never_answers_is_degraded_within_3_s(
     run_manage("migrate", "-v", "0", env=service_env(storage_root, own_postgres.url, own_redis.url))
     with silent_port() as port:
         env = service_env(storage_root, own_postgres.url, f"redis://127.0.0.1:{port}/0")
-        server = start_shipped_gunicorn(tmp_path, env, workers=2, threads=4)
+        server = start_gunicorn(tmp_path, env, workers=2, threads=4)
         try:
             answers = measure(server.url, "Redis hanging")
         finally:

@@ -27,7 +27,8 @@ from media_analysis import db_backend
 from media_analysis.db_backend import RetryPolicy, current_policy, with_retries
 from media_analysis.db_backend.base import DatabaseWrapper
 from media_analysis.embedded import RedisServer, free_port
-from tests.api.fault_servers import OwnPostgres, start_shipped_gunicorn
+from tests.api.fault_servers import OwnPostgres
+from tests.api.servers import start_gunicorn
 from tests.conftest import ROOT, run_manage
 
 PLAN = RetryPolicy(retries=3, delay=0.5, backoff=2.0)
@@ -238,7 +239,7 @@ def test_the_web_never_retries_a_connection(tmp_path, own_postgres):
     try:
         run_manage("migrate", "-v", "0", env=env)
         token = run_manage("create_api_token", "alice", env=env).stdout.strip()
-        server = start_shipped_gunicorn(tmp_path, env, workers=1, threads=2)
+        server = start_gunicorn(tmp_path, env, workers=1, threads=2)
         try:
             client = httpx.Client(
                 base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=30

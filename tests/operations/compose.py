@@ -120,16 +120,17 @@ class HostMapping:
         return rendered.replace("@af-redis-1:6379", f"@127.0.0.1:{self.redis_port}")
 
     def environment(self, service: dict) -> dict[str, str]:
-        env = {
-            "PATH": f"{VENV_BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(self.folder / "app"),
-            "LANG": "C.UTF-8",
+        container = {
             **image_env(),
             **{key: str(value) for key, value in (service.get("environment") or {}).items()},
         }
-        env = {key: self.path(value) for key, value in env.items()}
+        env = {key: self.path(value) for key, value in container.items()}
         env["DATABASE_URL"] = self.database_url(env["DATABASE_URL"])
         env["REDIS_URL"] = self.redis_url(env["REDIS_URL"])
+        # What the image's base provides: its Python first on PATH, a home, a locale.
+        env["PATH"] = f"{VENV_BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin"
+        env["HOME"] = str(self.folder / "app")
+        env["LANG"] = "C.UTF-8"
         return env
 
     def command(self, words: list[str]) -> list[str]:

@@ -16,16 +16,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from media_analysis.embedded import RedisServer, free_port
-from tests.conftest import ROOT, run_manage
+from tests.conftest import ROOT, run_manage, wait_until
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -33,16 +30,6 @@ VENV_BIN = Path(sys.executable).parent
 WEB_COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "media_analysis.wsgi"]
 WORKER_COMMAND = ["celery", "-A", "media_analysis", "worker", "-l", "info"]
 BEAT_COMMAND = ["celery", "-A", "media_analysis", "beat", "-l", "info"]
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 @dataclass

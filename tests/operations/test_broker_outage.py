@@ -10,7 +10,8 @@ import time
 import pytest
 
 from analysis.models import AnalysisRequest, AnalysisResult, OutboxEntry
-from tests.operations.stack import submit_upload, wait_until
+from tests.conftest import wait_until
+from tests.operations.stack import submit_upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -19,9 +19,9 @@ import pytest
 from django.db import connection
 
 from media_analysis.embedded import RedisServer, free_port
-from tests.conftest import ROOT, server_connection
+from tests.conftest import ROOT, server_connection, wait_until
 from tests.operations.compose import HostMapping, build_step, render
-from tests.operations.stack import Process, submit_upload, wait_until
+from tests.operations.stack import Process, submit_upload
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from tests.operations.stack import submit_upload, wait_until
+from tests.conftest import wait_until
+from tests.operations.stack import submit_upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

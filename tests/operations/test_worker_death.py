@@ -16,7 +16,8 @@ import pytest
 
 from analysis.models import AnalysisRequest, AnalysisResult
 from storage_app.models import ContactSheet
-from tests.operations.stack import submit_upload, wait_until
+from tests.conftest import wait_until
+from tests.operations.stack import submit_upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
