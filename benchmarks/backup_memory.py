@@ -86,7 +86,8 @@ def make_storage(root: Path, files: int, big_mib: int) -> list[tuple[str, int, s
     block = os.urandom(MIB)
     for number in range(files):
         request = uuid.UUID(int=number // 10 + 1)
-        relative = f"frames/2026-11-{number % 28 + 1:02d}/{request}/frame_{number % 10 + 1:03d}.jpg"
+        day = (number // 10) % 28 + 1
+        relative = f"frames/2026-11-{day:02d}/{request}/frame_{number % 10 + 1:03d}.jpg"
         content = os.urandom(4096 + (number * 7919) % (56 * 1024))
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
