@@ -272,6 +272,43 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def make_html(path: Path, *, title: str, paragraphs: list[str], lang: str = "en") -> Path:
+    body = "".join(f"<p>{_xml_escape(text)}</p>" for text in paragraphs)
+    path.write_text(
+        f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
+        f"<title>{_xml_escape(title)}</title><style>p {{ margin: 0 }}</style></head>"
+        f"<body>{body}<script>var hidden = 1;</script></body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def make_markdown(path: Path, *, heading: str, paragraphs: list[str]) -> Path:
+    path.write_text("\n\n".join([f"# {heading}", *paragraphs]) + "\n", encoding="utf-8")
+    return path
+
+
+def make_text(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_one_of_each(directory: Path) -> dict[str, Path]:
+    """A real file of every kind processing handles, by a short name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    words = ["The quarterly results improved in every region.", "Costs fell; sales rose."]
+    return {
+        "video": make_video(directory / "clip.mp4", seconds=3.0),
+        "audio": make_audio(directory / "tone.wav", seconds=2.0, silent_seconds=1.0, channels=2),
+        "image": make_image(directory / "photo.jpg", orientation=6),
+        "pdf": make_text_pdf(directory / "report.pdf", [words[0], words[1], None]),
+        "docx": make_docx(directory / "letter.docx", words),
+        "html": make_html(directory / "page.html", title="Results", paragraphs=words),
+        "markdown": make_markdown(directory / "notes.md", heading="Results", paragraphs=words),
+        "text": make_text(directory / "notes.txt", words),
+    }
+
+
 def truncate(source: Path, target: Path, fraction: float) -> Path:
     """A copy of ``source`` cut to ``fraction`` of its size (an interrupted upload)."""
     data = source.read_bytes()
