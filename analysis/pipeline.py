@@ -290,7 +290,7 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         "request_id": str(request.id),
         "prompt": request.prompt,
         "media": media,
-        "facts": outcome.facts,
+        "facts": outcome.facts.as_dict(),
         **{k: _json_safe(v) for k, v in fields.items()},
         "stages_ms": run.stages,
     }
@@ -324,7 +324,7 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         locked.metadata = {
             **locked.metadata,
             "media": media,
-            "facts": outcome.facts,
+            "facts": outcome.facts.as_dict(),
             "stages_ms": run.stages,
         }
         locked.save(

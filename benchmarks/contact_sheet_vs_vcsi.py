@@ -204,7 +204,7 @@ def time_ours_in_process(video: Path, into: Timings) -> dict:
         result = process_video(video, Path(work), options)
         into.cpu.append(time.process_time() - cpu)
         into.wall.append(time.perf_counter() - wall)
-    return result.facts
+    return result.facts.as_dict()
 
 
 def time_command(command: list[str], into: Timings) -> None:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 "extension": outcome.extension,
                 "images": [[str(path), mime] for path, mime in outcome.images],
                 "text_chars": None if outcome.text is None else len(outcome.text),
-                "facts": outcome.facts,
+                "facts": outcome.facts.as_dict(),
             },
             indent=2,
         )

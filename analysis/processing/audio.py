@@ -35,6 +35,7 @@ from analysis.processing.errors import (
     NO_AUDIO_STREAM,
     MediaProcessingError,
 )
+from analysis.processing.facts import AudioFacts, LoudnessFacts, WaveformFacts, field_values
 from analysis.processing.options import ProcessingOptions
 
 SILENCE_FLOOR_DBFS = -120.0
@@ -130,7 +131,7 @@ class LoudnessMeter:
 
 @dataclass(frozen=True)
 class AudioResult:
-    facts: dict
+    facts: AudioFacts
     waveform: Path
 
 
@@ -144,9 +145,9 @@ def process_audio(path: Path, work_dir: Path, options: ProcessingOptions) -> Aud
                 path, "audio", NO_AUDIO_STREAM, "The file has no audio stream."
             )
         stream = container.streams.audio[0]
-        facts = container_facts(container, path)
-        facts["audio"] = audio_stream_facts(stream)
-        facts["audio_stream_count"] = len(container.streams.audio)
+        probe = container_facts(container, path)
+        stream_facts = audio_stream_facts(stream)
+        stream_count = len(container.streams.audio)
         timings["probe_ms"] = _ms_since(started)
 
         mark = time.perf_counter()
@@ -155,7 +156,7 @@ def process_audio(path: Path, work_dir: Path, options: ProcessingOptions) -> Aud
         declared = container_duration_seconds(container)
         sample_rate = stream.codec_context.sample_rate or 1
     decoded = meter.sample_count / sample_rate
-    truncation = _truncation_reason(path, facts["container"], declared, decoded)
+    truncation = _truncation_reason(path, probe.container, declared, decoded)
     if meter.sample_count == 0:
         raise MediaProcessingError(
             MEDIA_CORRUPT if decode_errors else MEDIA_TRUNCATED,
@@ -169,23 +170,29 @@ def process_audio(path: Path, work_dir: Path, options: ProcessingOptions) -> Aud
         )
     peaks, rms = meter.windows()
     threshold = 10 ** (options.silence_threshold_dbfs / 20)
-    facts["decoded_duration_s"] = round(decoded, 3)
-    facts["decode_errors"] = decode_errors
-    facts["truncated"] = truncation is not None
-    facts["loudness"] = {
-        "peak_dbfs": to_dbfs(meter.peak),
-        "rms_dbfs": to_dbfs(meter.rms),
-        "silence_ratio": round(float((rms < threshold).mean()), 4) if rms.size else 1.0,
-        "silence_threshold_dbfs": options.silence_threshold_dbfs,
-        "window_ms": options.silence_window_ms,
-        "windows": int(rms.size),
-    }
+    loudness = LoudnessFacts(
+        peak_dbfs=to_dbfs(meter.peak),
+        rms_dbfs=to_dbfs(meter.rms),
+        silence_ratio=round(float((rms < threshold).mean()), 4) if rms.size else 1.0,
+        silence_threshold_dbfs=options.silence_threshold_dbfs,
+        window_ms=options.silence_window_ms,
+        windows=int(rms.size),
+    )
 
     mark = time.perf_counter()
     waveform = draw_waveform(peaks, rms, work_dir / "waveform.png", options.waveform_parsed)
     timings["waveform_ms"] = _ms_since(mark)
-    facts["waveform"] = {"path": str(waveform), "size": str(options.waveform_parsed)}
-    facts["timings_ms"] = timings
+    facts = AudioFacts(
+        **field_values(probe),
+        audio=stream_facts,
+        audio_stream_count=stream_count,
+        decoded_duration_s=round(decoded, 3),
+        decode_errors=decode_errors,
+        truncated=truncation is not None,
+        loudness=loudness,
+        waveform=WaveformFacts(path=str(waveform), size=str(options.waveform_parsed)),
+        timings_ms=timings,
+    )
     return AudioResult(facts=facts, waveform=waveform)
 
 

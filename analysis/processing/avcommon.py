@@ -1,5 +1,5 @@
 """What video and audio share: opening a container with PyAV, turning its errors
-into MediaProcessingError, and describing streams as JSON-ready facts."""
+into MediaProcessingError, and describing the container and its streams as facts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from analysis.processing.errors import (
     UNSUPPORTED_MEDIA,
     MediaProcessingError,
 )
+from analysis.processing.facts import AudioStreamFacts, ContainerFacts, VideoStreamFacts
 
 # Words FFmpeg uses when the data stops before the container says it should.
 _TRUNCATION_HINTS = ("moov atom not found", "end of file", "eof", "truncat", "partial file")
@@ -135,15 +136,15 @@ def container_duration_seconds(container: av.container.InputContainer) -> float 
     return max(durations) if durations else None
 
 
-def container_facts(container: av.container.InputContainer, path: Path) -> dict:
-    return {
-        "container": container.format.name,
-        "container_long_name": container.format.long_name,
-        "duration_s": _rounded(container_duration_seconds(container)),
-        "bit_rate": container.bit_rate or None,
-        "size_bytes": path.stat().st_size,
-        "stream_count": len(container.streams),
-    }
+def container_facts(container: av.container.InputContainer, path: Path) -> ContainerFacts:
+    return ContainerFacts(
+        container=container.format.name,
+        container_long_name=container.format.long_name,
+        duration_s=_rounded(container_duration_seconds(container)),
+        bit_rate=container.bit_rate or None,
+        size_bytes=path.stat().st_size,
+        stream_count=len(container.streams),
+    )
 
 
 def real_video_streams(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
@@ -155,35 +156,33 @@ def real_video_streams(container: av.container.InputContainer) -> list[av.video.
     ]
 
 
-def video_stream_facts(stream: av.video.stream.VideoStream) -> dict:
+def video_stream_facts(stream: av.video.stream.VideoStream) -> VideoStreamFacts:
     ctx = stream.codec_context
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    return {
-        "codec": ctx.name,
-        "codec_long_name": ctx.codec.long_name,
-        "profile": ctx.profile,
-        "width": ctx.width,
-        "height": ctx.height,
-        "pix_fmt": ctx.pix_fmt,
-        "frame_rate": _rounded(rate),
-        "frame_count": stream.frames or None,
-        "bit_rate": stream.bit_rate or ctx.bit_rate or None,
-        "duration_s": _rounded(stream_duration_seconds(stream)),
-        "sample_aspect_ratio": str(stream.sample_aspect_ratio)
-        if stream.sample_aspect_ratio
-        else None,
-    }
+    return VideoStreamFacts(
+        codec=ctx.name,
+        codec_long_name=ctx.codec.long_name,
+        profile=ctx.profile,
+        width=ctx.width,
+        height=ctx.height,
+        pix_fmt=ctx.pix_fmt,
+        frame_rate=_rounded(rate),
+        frame_count=stream.frames or None,
+        bit_rate=stream.bit_rate or ctx.bit_rate or None,
+        duration_s=_rounded(stream_duration_seconds(stream)),
+        sample_aspect_ratio=str(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else None,
+    )
 
 
-def audio_stream_facts(stream: av.audio.stream.AudioStream) -> dict:
+def audio_stream_facts(stream: av.audio.stream.AudioStream) -> AudioStreamFacts:
     ctx = stream.codec_context
-    return {
-        "codec": ctx.name,
-        "codec_long_name": ctx.codec.long_name,
-        "sample_rate": ctx.sample_rate or None,
-        "channels": ctx.channels or None,
-        "channel_layout": ctx.layout.name if ctx.layout else None,
-        "sample_format": ctx.format.name if ctx.format else None,
-        "bit_rate": stream.bit_rate or ctx.bit_rate or None,
-        "duration_s": _rounded(stream_duration_seconds(stream)),
-    }
+    return AudioStreamFacts(
+        codec=ctx.name,
+        codec_long_name=ctx.codec.long_name,
+        sample_rate=ctx.sample_rate or None,
+        channels=ctx.channels or None,
+        channel_layout=ctx.layout.name if ctx.layout else None,
+        sample_format=ctx.format.name if ctx.format else None,
+        bit_rate=stream.bit_rate or ctx.bit_rate or None,
+        duration_s=_rounded(stream_duration_seconds(stream)),
+    )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from analysis.processing.facts import ContactSheetFacts
+
 _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*$")
 
 BACKGROUND = (20, 20, 20)
@@ -79,14 +81,14 @@ class ContactSheet:
     resolution: str
     size_bytes: int
 
-    def as_facts(self) -> dict:
-        return {
-            "path": str(self.path),
-            "frames_count": self.frames_count,
-            "grid_layout": self.grid_layout,
-            "resolution": self.resolution,
-            "size_bytes": self.size_bytes,
-        }
+    def as_facts(self) -> ContactSheetFacts:
+        return ContactSheetFacts(
+            path=str(self.path),
+            frames_count=self.frames_count,
+            grid_layout=self.grid_layout,
+            resolution=self.resolution,
+            size_bytes=self.size_bytes,
+        )
 
 
 def format_timestamp(seconds: float, *, tenths: bool = False) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
 
 from analysis.processing.errors import MEDIA_EMPTY, MEDIA_NOT_FOUND, MediaProcessingError
+from analysis.processing.facts import DetectedMedia  # defined among the facts it is stored in
 from analysis.processing.text import decode_text, looks_like_text
 
 VIDEO = "video"
@@ -28,20 +28,6 @@ MEDIA_TYPES = (VIDEO, AUDIO, IMAGE, DOCUMENT, UNKNOWN)
 HEAD_BYTES = 64 * 1024
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-@dataclass(frozen=True)
-class DetectedMedia:
-    """The verdict: one of MEDIA_TYPES, the MIME type, the canonical extension to
-    store the file under, and how the verdict was reached (for the facts)."""
-
-    media_type: str
-    mime_type: str
-    extension: str
-    detail: str
-
-    def as_facts(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def _media(media_type: str, mime: str, ext: str, detail: str) -> DetectedMedia:

@@ -28,6 +28,13 @@ from analysis.processing.errors import (
     UNSUPPORTED_MEDIA,
     MediaProcessingError,
 )
+from analysis.processing.facts import (
+    DocumentFacts,
+    DocxFacts,
+    FormatFacts,
+    HtmlFacts,
+    PlainTextFacts,
+)
 from analysis.processing.options import ProcessingOptions
 from analysis.processing.pdf import extract_pdf
 from analysis.processing.text import cap_text, decode_text, excerpt, text_statistics
@@ -41,7 +48,7 @@ TEXT_BYTES_PER_CHAR = 4  # UTF-8 needs at most four bytes a character
 
 @dataclass(frozen=True)
 class DocumentResult:
-    facts: dict
+    facts: DocumentFacts
     text: str
     page_images: list[Path]
 
@@ -52,20 +59,21 @@ def process_document(
     """Extract text (and page pictures for PDF scans) from the document at ``path``."""
     started = time.perf_counter()
     page_images: list[Path] = []
+    details: FormatFacts  # what only this format has (pages, paragraphs, title...)
     if mime_type == "application/pdf":
         pdf = extract_pdf(path, work_dir, options)
-        text, facts, truncated, page_images = (
+        text, details, truncated, page_images = (
             pdf.text,
             pdf.facts,
             pdf.text_truncated,
             pdf.page_images,
         )
     elif mime_type == DOCX_MIME:
-        text, facts, truncated = _docx_text(path, options)
+        text, details, truncated = _docx_text(path, options)
     elif mime_type == "text/html":
-        text, facts, truncated = _html_text(path, options)
+        text, details, truncated = _html_text(path, options)
     elif mime_type in PLAIN_MIME_TYPES:
-        text, facts, truncated = _plain_text(path, options)
+        text, details, truncated = _plain_text(path, options)
     elif mime_type == "application/x-encrypted-office":
         raise MediaProcessingError(
             DOCUMENT_ENCRYPTED,
@@ -76,16 +84,16 @@ def process_document(
             UNSUPPORTED_MEDIA, f"Documents of type {mime_type} are not supported."
         )
     text, cut = cap_text(text, options.max_text_chars)
-    facts = {
-        "format": mime_type,
-        "size_bytes": path.stat().st_size,
-        **facts,
-        "text_truncated": truncated or cut,
-        "max_text_chars": options.max_text_chars,
-        "stats": text_statistics(text),
-        "excerpt": excerpt(text),
-        "timings_ms": {"extract_ms": round((time.perf_counter() - started) * 1000, 1)},
-    }
+    facts = DocumentFacts(
+        format=mime_type,
+        size_bytes=path.stat().st_size,
+        details=details,
+        text_truncated=truncated or cut,
+        max_text_chars=options.max_text_chars,
+        stats=text_statistics(text),
+        excerpt=excerpt(text),
+        timings_ms={"extract_ms": round((time.perf_counter() - started) * 1000, 1)},
+    )
     return DocumentResult(facts=facts, text=text, page_images=page_images)
 
 
@@ -112,7 +120,7 @@ def _open_docx(path: Path) -> zipfile.ZipFile:
         raise MediaProcessingError(MEDIA_CORRUPT, "The DOCX file cannot be read.") from exc
 
 
-def _docx_text(path: Path, options: ProcessingOptions) -> tuple[str, dict, bool]:
+def _docx_text(path: Path, options: ProcessingOptions) -> tuple[str, DocxFacts, bool]:
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import ParseError, iterparse
 
@@ -173,7 +181,7 @@ def _docx_text(path: Path, options: ProcessingOptions) -> tuple[str, dict, bool]
     text = re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
     return (
         text,
-        {"paragraphs": paragraphs, "tables": tables, "embedded_media": media_count},
+        DocxFacts(paragraphs=paragraphs, tables=tables, embedded_media=media_count),
         truncated,
     )
 
@@ -266,7 +274,7 @@ def _read_head(path: Path, limit: int) -> tuple[bytes, bool]:
     return data[:limit], len(data) > limit
 
 
-def _html_text(path: Path, options: ProcessingOptions) -> tuple[str, dict, bool]:
+def _html_text(path: Path, options: ProcessingOptions) -> tuple[str, HtmlFacts, bool]:
     data, longer = _read_head(path, options.max_text_chars * HTML_BYTES_PER_CHAR)
     declared = _META_CHARSET.search(data[:8192])
     decoded = decode_text(
@@ -276,15 +284,15 @@ def _html_text(path: Path, options: ProcessingOptions) -> tuple[str, dict, bool]
     parser.feed(decoded.text)
     parser.close()
     title = " ".join("".join(parser.title).split()) or None
-    facts = {"encoding": decoded.encoding, "title": title, "lang": parser.lang}
+    facts = HtmlFacts(encoding=decoded.encoding, title=title, lang=parser.lang)
     return parser.text(), facts, longer
 
 
 # --- plain text and Markdown -------------------------------------------------------
 
 
-def _plain_text(path: Path, options: ProcessingOptions) -> tuple[str, dict, bool]:
+def _plain_text(path: Path, options: ProcessingOptions) -> tuple[str, PlainTextFacts, bool]:
     data, longer = _read_head(path, options.max_text_chars * TEXT_BYTES_PER_CHAR)
     decoded = decode_text(data, partial=longer)
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
-    return text, {"encoding": decoded.encoding}, longer
+    return text, PlainTextFacts(encoding=decoded.encoding), longer

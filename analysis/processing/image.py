@@ -16,6 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import ExifTags, Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
@@ -27,6 +28,7 @@ from analysis.processing.errors import (
     UNSUPPORTED_MEDIA,
     MediaProcessingError,
 )
+from analysis.processing.facts import ImageFacts, NormalizedImageFacts
 from analysis.processing.options import ProcessingOptions
 
 NORMALIZED_NAME = "normalized.jpg"
@@ -62,7 +64,7 @@ _TAG_IDS = {name: tag for tag, name in ExifTags.TAGS.items()}
 
 @dataclass(frozen=True)
 class ImageResult:
-    facts: dict
+    facts: ImageFacts
     normalized: Path
 
 
@@ -71,17 +73,18 @@ def process_image(path: Path, work_dir: Path, options: ProcessingOptions) -> Ima
     started = time.perf_counter()
     with _open(path) as image:
         _refuse_bombs(image, options.max_image_pixels)
-        facts = _describe(image, path)
-        facts["timings_ms"] = {"probe_ms": _ms_since(started)}
+        described = _describe(image, path)
+        timings = {"probe_ms": _ms_since(started)}
         mark = time.perf_counter()
         normalized = _normalize(image, work_dir / NORMALIZED_NAME, options)
-    facts["normalized"] = {
-        "path": str(normalized.path),
-        "width": normalized.width,
-        "height": normalized.height,
-        "size_bytes": normalized.path.stat().st_size,
-    }
-    facts["timings_ms"]["normalize_ms"] = _ms_since(mark)
+    normalized_facts = NormalizedImageFacts(
+        path=str(normalized.path),
+        width=normalized.width,
+        height=normalized.height,
+        size_bytes=normalized.path.stat().st_size,
+    )
+    timings["normalize_ms"] = _ms_since(mark)
+    facts = ImageFacts(**described, timings_ms=timings, normalized=normalized_facts)
     return ImageResult(facts=facts, normalized=normalized.path)
 
 
@@ -184,7 +187,8 @@ def exif_facts(image: Image.Image) -> dict:
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 
 
-def _describe(image: Image.Image, path: Path) -> dict:
+def _describe(image: Image.Image, path: Path) -> dict[str, Any]:
+    """The ImageFacts fields that the opened picture gives, by name."""
     exif = exif_facts(image)
     orientation = exif.get("Orientation") if isinstance(exif.get("Orientation"), int) else 1
     width, height = image.size

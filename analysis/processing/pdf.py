@@ -19,6 +19,7 @@ from analysis.processing.errors import (
     MEDIA_TRUNCATED,
     MediaProcessingError,
 )
+from analysis.processing.facts import PdfFacts
 from analysis.processing.options import ProcessingOptions
 
 MIN_PAGE_TEXT_CHARS = 16
@@ -36,7 +37,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 @dataclass
 class PdfExtraction:
     text: str
-    facts: dict
+    facts: PdfFacts
     text_truncated: bool
     page_images: list[Path] = field(default_factory=list)
 
@@ -89,19 +90,19 @@ def extract_pdf(path: Path, work_dir: Path, options: ProcessingOptions) -> PdfEx
         raise MediaProcessingError(
             MEDIA_CORRUPT, "Nothing could be read from the PDF: no text and no page could be drawn."
         )
-    facts = {
-        "page_count": page_count,
-        "pages_examined": examined,
-        "pages_with_text": examined - len(textless),
-        "pages_without_text": textless[:100],
-        "rendered_pages": [number for number, _ in rendered],
-        "page_errors": page_errors,
-        "render_errors": render_errors,
-        "encrypted": encrypted,
-        "complete": complete,
-        "pdf_version": _header_version(reader),
-        "metadata": _metadata(reader),
-    }
+    facts = PdfFacts(
+        page_count=page_count,
+        pages_examined=examined,
+        pages_with_text=examined - len(textless),
+        pages_without_text=tuple(textless[:100]),
+        rendered_pages=tuple(number for number, _ in rendered),
+        page_errors=page_errors,
+        render_errors=render_errors,
+        encrypted=encrypted,
+        complete=complete,
+        pdf_version=_header_version(reader),
+        metadata=_metadata(reader),
+    )
     return PdfExtraction(
         text="\n\n".join(texts),
         facts=facts,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from analysis.processing.contact_sheet import ContactSheet
@@ -22,6 +22,7 @@ from analysis.processing.errors import (
     UNSUPPORTED_MEDIA,
     MediaProcessingError,
 )
+from analysis.processing.facts import MediaFacts
 from analysis.processing.options import ProcessingOptions
 
 # The per-type modules are imported when their type comes up: a worker that only
@@ -35,8 +36,9 @@ PNG = "image/png"
 class ProcessingOutcome:
     """What processing learnt and made.
 
-    ``facts`` is JSON-serialisable (it goes into the result's metadata) and holds
-    ``timings_ms`` per stage; ``images`` are the pictures to show a vision model,
+    ``facts`` is the typed facts of the file's media type, with ``timings_ms`` per
+    stage and the detection verdict; ``facts.as_dict()`` is the JSON stored in the
+    result's metadata. ``images`` are the pictures to show a vision model,
     as (path, MIME type); ``text`` is the extracted document text (None for
     non-documents); ``contact_sheet`` and ``frames`` are set for video only.
     """
@@ -44,7 +46,7 @@ class ProcessingOutcome:
     media_type: str
     mime_type: str
     extension: str
-    facts: dict
+    facts: MediaFacts
     images: list[tuple[Path, str]] = field(default_factory=list)
     text: str | None = None
     contact_sheet: ContactSheet | None = None
@@ -88,12 +90,12 @@ def process_media(
         raise MediaProcessingError(
             PROCESSING_FAILED, f"Processing failed unexpectedly ({type(exc).__name__})."
         ) from exc
-    outcome.facts["detected"] = detected.as_facts()
-    if media_type is not None and media_type != detected.media_type:
-        outcome.facts["declared_media_type"] = media_type
-    timings = outcome.facts.setdefault("timings_ms", {})
-    timings["detect_ms"] = detect_ms
+    declared = media_type if media_type not in (None, detected.media_type) else None
+    timings = {**outcome.facts.timings_ms, "detect_ms": detect_ms}
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    outcome.facts = replace(
+        outcome.facts, detected=detected, declared_media_type=declared, timings_ms=timings
+    )
     return outcome
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import charset_normalizer
 
+from analysis.processing.facts import TextStats
+
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -136,18 +138,18 @@ def count_words(text: str) -> int:
     return len(_WORD_RE.findall(text)) + len(_UNSPACED_RE.findall(text))
 
 
-def text_statistics(text: str) -> dict[str, int]:
+def text_statistics(text: str) -> TextStats:
     """Counts a person would recognise: characters, words, lines, paragraphs."""
     lines = text.splitlines()
     paragraphs = [block for block in re.split(r"\n\s*\n", text) if block.strip()]
-    return {
-        "chars": len(text),
-        "non_whitespace_chars": sum(1 for ch in text if not ch.isspace()),
-        "words": count_words(text),
-        "lines": len(lines),
-        "non_empty_lines": sum(1 for line in lines if line.strip()),
-        "paragraphs": len(paragraphs),
-    }
+    return TextStats(
+        chars=len(text),
+        non_whitespace_chars=sum(1 for ch in text if not ch.isspace()),
+        words=count_words(text),
+        lines=len(lines),
+        non_empty_lines=sum(1 for line in lines if line.strip()),
+        paragraphs=len(paragraphs),
+    )
 
 
 def excerpt(text: str, limit: int = 500) -> str:

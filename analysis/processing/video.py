@@ -49,6 +49,7 @@ from analysis.processing.errors import (
     PROCESSING_FAILED,
     MediaProcessingError,
 )
+from analysis.processing.facts import FrameFacts, VideoFacts, VideoProbe, field_values
 from analysis.processing.options import ProcessingOptions
 
 # Decode errors tolerated while looking for one frame before the file counts as corrupt.
@@ -66,19 +67,19 @@ class ExtractedFrame:
     height: int
     thumbnail: Image.Image  # already the size of a contact-sheet cell
 
-    def as_facts(self) -> dict:
-        return {
-            "path": str(self.path),
-            "time_s": round(self.time_s, 3),
-            "keyframe": self.keyframe,
-            "width": self.width,
-            "height": self.height,
-        }
+    def as_facts(self) -> FrameFacts:
+        return FrameFacts(
+            path=str(self.path),
+            time_s=round(self.time_s, 3),
+            keyframe=self.keyframe,
+            width=self.width,
+            height=self.height,
+        )
 
 
 @dataclass(frozen=True)
 class VideoResult:
-    facts: dict
+    facts: VideoFacts
     frames: list[ExtractedFrame]
     contact_sheet: ContactSheet
 
@@ -103,22 +104,16 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
                 "The file has no video picture stream (it may be audio only).",
             )
         stream = streams[0]
-        facts = _probe_facts(container, stream, path)
+        probe = _probe_facts(container, stream, path)
         timings["probe_ms"] = _ms_since(started)
 
         mark = time.perf_counter()
         grabber = _FrameGrabber(container, stream, options)
         frames = grabber.grab(options.frames_count, work_dir)
         timings["frames_ms"] = _ms_since(mark)
-        facts["frames"] = [frame.as_facts() for frame in frames]
-        facts["frames_requested"] = options.frames_count
-        facts["frames_decoded_past_keyframe"] = grabber.forward_decoded
-        facts["decode_errors"] = grabber.decode_errors
-        facts["frames_skipped_as_repeats"] = grabber.repeats_skipped
-        facts["truncated"] = grabber.missing > 0
 
     mark = time.perf_counter()
-    short = (facts.get("duration_s") or 0) < SHORT_CLIP_SECONDS
+    short = (probe.duration_s or 0) < SHORT_CLIP_SECONDS
     sheet = compose_contact_sheet(
         [
             SheetTile(frame.thumbnail, format_timestamp(frame.time_s, tenths=short))
@@ -130,12 +125,21 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
         jpeg_quality=options.jpeg_quality,
     )
     timings["contact_sheet_ms"] = _ms_since(mark)
-    facts["contact_sheet"] = sheet.as_facts()
-    facts["timings_ms"] = timings
+    facts = VideoFacts(
+        **field_values(probe),
+        frames=tuple(frame.as_facts() for frame in frames),
+        frames_requested=options.frames_count,
+        frames_decoded_past_keyframe=grabber.forward_decoded,
+        decode_errors=grabber.decode_errors,
+        frames_skipped_as_repeats=grabber.repeats_skipped,
+        truncated=grabber.missing > 0,
+        contact_sheet=sheet.as_facts(),
+        timings_ms=timings,
+    )
     return VideoResult(facts=facts, frames=frames, contact_sheet=sheet)
 
 
-def probe_video(path: Path) -> dict:
+def probe_video(path: Path) -> VideoProbe:
     """The facts about a video file without extracting anything."""
     with open_input(path, "video") as container:
         streams = real_video_streams(container)
@@ -146,14 +150,15 @@ def probe_video(path: Path) -> dict:
         return _probe_facts(container, streams[0], path)
 
 
-def _probe_facts(container, stream, path: Path) -> dict:
-    facts = container_facts(container, path)
-    facts["video"] = video_stream_facts(stream)
-    facts["video_stream_count"] = len(real_video_streams(container))
+def _probe_facts(container, stream, path: Path) -> VideoProbe:
     audio = container.streams.audio
-    facts["audio"] = audio_stream_facts(audio[0]) if audio else None
-    facts["audio_stream_count"] = len(audio)
-    return facts
+    return VideoProbe(
+        **field_values(container_facts(container, path)),
+        video=video_stream_facts(stream),
+        video_stream_count=len(real_video_streams(container)),
+        audio=audio_stream_facts(audio[0]) if audio else None,
+        audio_stream_count=len(audio),
+    )
 
 
 def _ms_since(mark: float) -> float:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from analysis.processing.facts import MediaFacts
 
 # Error codes (each fits the 50-character ``error_code`` column).
 PROVIDER_TIMEOUT = "provider_timeout"
@@ -59,10 +61,11 @@ class AudioInput:
 class ProviderRequest:
     """What a provider is asked. ``model`` None means the provider's default model.
 
-    ``facts`` is what processing measured (type, duration, resolution, codecs,
-    loudness, page count, text statistics, colours...). ``text`` is extracted
-    document text. Everything except ``prompt`` comes from the media and is treated
-    as untrusted data by every provider.
+    ``facts`` is what processing measured, typed per media type (duration,
+    resolution, codecs, levels, pages, text statistics...; None when nothing was
+    measured); providers read it by attribute, or send ``facts.as_dict()`` as JSON.
+    ``text`` is extracted document text. Everything except ``prompt`` comes from the
+    media and is treated as untrusted data by every provider.
     """
 
     prompt: str
@@ -70,7 +73,7 @@ class ProviderRequest:
     text: str | None = None
     images: tuple[ImageInput, ...] | list[ImageInput] = ()
     audio: AudioInput | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: MediaFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
+from analysis.processing.facts import MediaFacts
 from analysis.providers.base import AudioInput, ImageInput, ProviderRequest
 
 MAX_FACTS_CHARS = 20_000
@@ -70,8 +70,9 @@ def untrusted_block(kind: str, content: str, block_id: str) -> str:
     return f"{start}\n{content}\n{end}"
 
 
-def facts_as_text(facts: dict[str, Any]) -> str:
-    text = json.dumps(facts, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+def facts_as_text(facts: MediaFacts) -> str:
+    """The facts as the JSON they are stored as, cut to ``MAX_FACTS_CHARS``."""
+    text = json.dumps(facts.as_dict(), ensure_ascii=False, indent=1, sort_keys=True, default=str)
     if len(text) > MAX_FACTS_CHARS:
         text = text[:MAX_FACTS_CHARS] + "\n... (facts cut short)"
     return text
@@ -85,7 +86,7 @@ def build_parts(
     parts: list[Part] = [TextPart(f"Request from the user:\n{request.prompt.strip()}")]
 
     supplied: list[str] = []
-    if request.facts:
+    if request.facts is not None:
         supplied.append("measured facts")
     text = request.text or ""
     truncated = len(text) > max_text_chars
@@ -106,7 +107,7 @@ def build_parts(
     overview = "Material supplied: " + (", ".join(supplied) or "none") + "." + audio_note
     parts.append(TextPart(overview))
 
-    if request.facts:
+    if request.facts is not None:
         parts.append(
             TextPart(
                 "Facts measured by the service (JSON; values such as titles or tags "

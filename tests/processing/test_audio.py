@@ -21,15 +21,15 @@ HALF_SCALE_SINE_RMS = -9.03  # 20*log10(0.5/sqrt(2))
 def test_wav_loudness_and_silence_share(wav_tone, tmp_path):
     result = process_audio(wav_tone, tmp_path, ProcessingOptions())
     facts = result.facts
-    assert facts["audio"]["codec"] == "pcm_s16le"
-    assert (facts["audio"]["sample_rate"], facts["audio"]["channels"]) == (44100, 2)
-    assert facts["duration_s"] == pytest.approx(4.0, abs=0.01)
-    loudness = facts["loudness"]
-    assert loudness["peak_dbfs"] == pytest.approx(HALF_SCALE_SINE_PEAK, abs=0.05)
+    assert facts.audio.codec == "pcm_s16le"
+    assert (facts.audio.sample_rate, facts.audio.channels) == (44100, 2)
+    assert facts.duration_s == pytest.approx(4.0, abs=0.01)
+    loudness = facts.loudness
+    assert loudness.peak_dbfs == pytest.approx(HALF_SCALE_SINE_PEAK, abs=0.05)
     # Half the time at -9.03 dBFS, half silent: the mean square halves (-3.01 dB).
-    assert loudness["rms_dbfs"] == pytest.approx(HALF_SCALE_SINE_RMS - 3.01, abs=0.05)
-    assert loudness["silence_ratio"] == pytest.approx(0.5, abs=0.02)
-    json.dumps(facts)
+    assert loudness.rms_dbfs == pytest.approx(HALF_SCALE_SINE_RMS - 3.01, abs=0.05)
+    assert loudness.silence_ratio == pytest.approx(0.5, abs=0.02)
+    json.dumps(facts.as_dict())
 
 
 @pytest.mark.parametrize("fixture", ["mp3_tone", "flac_tone"])
@@ -37,31 +37,31 @@ def test_compressed_formats_measure_the_same_tone(fixture, request, tmp_path):
     path = request.getfixturevalue(fixture)
     facts = process_audio(path, tmp_path, ProcessingOptions()).facts
     expected_codec = {"mp3_tone": "mp3", "flac_tone": "flac"}[fixture]
-    assert facts["audio"]["codec"].startswith(expected_codec)
-    assert facts["decoded_duration_s"] == pytest.approx(3.0, abs=0.1)
+    assert facts.audio.codec.startswith(expected_codec)
+    assert facts.decoded_duration_s == pytest.approx(3.0, abs=0.1)
     # FLAC is lossless; the MP3 encoder shaves about half a decibel off this tone.
     tolerance = 0.05 if fixture == "flac_tone" else 0.7
-    assert facts["loudness"]["peak_dbfs"] == pytest.approx(HALF_SCALE_SINE_PEAK, abs=tolerance)
-    assert facts["loudness"]["rms_dbfs"] == pytest.approx(HALF_SCALE_SINE_RMS, abs=tolerance)
-    assert facts["loudness"]["silence_ratio"] < 0.05
+    assert facts.loudness.peak_dbfs == pytest.approx(HALF_SCALE_SINE_PEAK, abs=tolerance)
+    assert facts.loudness.rms_dbfs == pytest.approx(HALF_SCALE_SINE_RMS, abs=tolerance)
+    assert facts.loudness.silence_ratio < 0.05
 
 
 def test_ogg_opus_and_m4a(tmp_path):
     for fmt in ("ogg", "m4a"):
         path = make.make_audio(tmp_path / f"a.{fmt}", fmt=fmt, seconds=2.0)
         facts = process_audio(path, tmp_path / fmt, ProcessingOptions()).facts
-        assert facts["audio"]["codec"] in ("opus", "aac")
-        assert facts["loudness"]["rms_dbfs"] == pytest.approx(HALF_SCALE_SINE_RMS, abs=0.5)
+        assert facts.audio.codec in ("opus", "aac")
+        assert facts.loudness.rms_dbfs == pytest.approx(HALF_SCALE_SINE_RMS, abs=0.5)
 
 
 def test_silence_threshold_is_configurable(tmp_path):
     quiet = make.make_audio(tmp_path / "quiet.wav", amplitude=0.001)  # about -60 dBFS
     assert (
-        process_audio(quiet, tmp_path / "a", ProcessingOptions()).facts["loudness"]["silence_ratio"]
+        process_audio(quiet, tmp_path / "a", ProcessingOptions()).facts.loudness.silence_ratio
         == 1.0
     )
     loose = ProcessingOptions(silence_threshold_dbfs=-70.0)
-    assert process_audio(quiet, tmp_path / "b", loose).facts["loudness"]["silence_ratio"] == 0.0
+    assert process_audio(quiet, tmp_path / "b", loose).facts.loudness.silence_ratio == 0.0
 
 
 def test_waveform_png_has_the_configured_size_and_shows_the_silence(wav_tone, tmp_path):
@@ -102,7 +102,7 @@ def test_long_audio_is_streamed_not_held_in_memory(tmp_path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.facts["decoded_duration_s"] == pytest.approx(300, abs=0.1)
+    assert result.facts.decoded_duration_s == pytest.approx(300, abs=0.1)
     assert peak < 20 * 1024 * 1024
 
 
@@ -119,8 +119,8 @@ def test_truncated_audio_is_reported(fmt, tmp_path):
         process_audio(cut, tmp_path / "out", ProcessingOptions())
     assert caught.value.code == "media_truncated"
     partial = process_audio(cut, tmp_path / "partial", ProcessingOptions(allow_truncated=True))
-    assert partial.facts["truncated"] is True
-    assert partial.facts["decoded_duration_s"] == pytest.approx(3.0, abs=0.5)
+    assert partial.facts.truncated is True
+    assert partial.facts.decoded_duration_s == pytest.approx(3.0, abs=0.5)
 
 
 def test_video_without_sound_has_no_audio_stream(video_silent, tmp_path):

@@ -24,16 +24,16 @@ def test_pdf_text_and_page_count(text_pdf, tmp_path):
     result = _process(text_pdf, "application/pdf", tmp_path)
     assert "Hello from page one" in result.text and "Second page says goodbye" in result.text
     assert result.text.index("Hello") < result.text.index("Second")
-    assert result.facts["page_count"] == 2
-    assert result.facts["pages_with_text"] == 2 and result.page_images == []
-    assert result.facts["stats"]["words"] == 8
-    json.dumps(result.facts)
+    assert result.facts.details.page_count == 2
+    assert result.facts.details.pages_with_text == 2 and result.page_images == []
+    assert result.facts.stats.words == 8
+    json.dumps(result.facts.as_dict())
 
 
 def test_pdf_page_without_text_is_rendered(mixed_pdf, tmp_path):
     result = _process(mixed_pdf, "application/pdf", tmp_path, max_image_side=1000)
     assert "real text layer" in result.text
-    assert result.facts["pages_without_text"] == [2]
+    assert result.facts.details.pages_without_text == (2,)
     assert result.page_images == [tmp_path / "page_002.jpg"]
     with Image.open(result.page_images[0]) as image:
         assert image.format == "JPEG" and max(image.size) == 1000
@@ -45,13 +45,13 @@ def test_pdf_page_without_text_is_rendered(mixed_pdf, tmp_path):
 def test_scanned_pdf_pages_become_pictures(scanned_pdf, tmp_path):
     result = _process(scanned_pdf, "application/pdf", tmp_path)
     assert result.text == ""
-    assert result.facts["page_count"] == 2
+    assert result.facts.details.page_count == 2
     assert [path.name for path in result.page_images] == ["page_001.jpg", "page_002.jpg"]
 
 
 def test_rendered_pages_are_capped(scanned_pdf, tmp_path):
     result = _process(scanned_pdf, "application/pdf", tmp_path, max_rendered_pages=1)
-    assert len(result.page_images) == 1 and result.facts["pages_without_text"] == [1, 2]
+    assert len(result.page_images) == 1 and result.facts.details.pages_without_text == (1, 2)
 
 
 def test_password_protected_pdf(tmp_path):
@@ -71,7 +71,7 @@ def test_pdf_with_only_an_owner_password_is_read(tmp_path):
     with open(path, "wb") as handle:
         writer.write(handle)
     result = _process(path, "application/pdf", tmp_path / "out")
-    assert "Readable despite encryption" in result.text and result.facts["encrypted"] is True
+    assert "Readable despite encryption" in result.text and result.facts.details.encrypted is True
 
 
 def test_truncated_and_corrupt_pdf(text_pdf, tmp_path):
@@ -89,8 +89,8 @@ def test_truncated_and_corrupt_pdf(text_pdf, tmp_path):
 def test_docx_paragraphs(docx_file, tmp_path):
     result = _process(docx_file, DOCX_MIME, tmp_path)
     assert result.text == "Dear reader,\nThis is the second paragraph."
-    assert result.facts["paragraphs"] == 2
-    assert result.facts["stats"]["lines"] == 2
+    assert result.facts.details.paragraphs == 2
+    assert result.facts.stats.lines == 2
 
 
 def test_docx_entities_are_refused_not_expanded(tmp_path):
@@ -143,7 +143,7 @@ def test_html_visible_text_only(tmp_path):
     )
     result = _process(path, "text/html", tmp_path / "out")
     assert result.text == "Titel\n\nErster & zweiter\nSatz\n\neins\nzwei\n\na\tb"
-    assert (result.facts["title"], result.facts["lang"]) == ("Die Seite", "de")
+    assert (result.facts.details.title, result.facts.details.lang) == ("Die Seite", "de")
     for hidden in ("color", "alert", "hidden", "Die Seite"):
         assert hidden not in result.text
 
@@ -156,7 +156,7 @@ def test_html_declared_charset_is_honoured(tmp_path):
         )
     )
     result = _process(path, "text/html", tmp_path / "out")
-    assert result.text == "Привет, мир" and result.facts["encoding"] == "cp1251"
+    assert result.text == "Привет, мир" and result.facts.details.encoding == "cp1251"
 
 
 CYRILLIC = "Это длинный русский текст в кодировке windows-1251. " * 6
@@ -183,16 +183,16 @@ def test_markdown_is_kept_as_written(tmp_path):
     path.write_text("# Notes\n\n- one\n- two\n\nSee [docs](http://x.y).\n")
     result = _process(path, "text/markdown", tmp_path / "out")
     assert result.text.startswith("# Notes\n\n- one")
-    assert result.facts["stats"]["paragraphs"] == 3
+    assert result.facts.stats.paragraphs == 3
 
 
 def test_text_is_capped_and_reading_stops(tmp_path):
     path = tmp_path / "huge.txt"
     path.write_text("word " * 200_000)  # 1 MB
     result = _process(path, "text/plain", tmp_path / "out", max_text_chars=1000)
-    assert len(result.text) <= 1000 and result.facts["text_truncated"] is True
-    assert result.facts["stats"]["words"] == len(result.text.split())
-    assert result.facts["excerpt"].endswith("…") and len(result.facts["excerpt"]) <= 501
+    assert len(result.text) <= 1000 and result.facts.text_truncated is True
+    assert result.facts.stats.words == len(result.text.split())
+    assert result.facts.excerpt.endswith("…") and len(result.facts.excerpt) <= 501
 
 
 def test_unsupported_and_encrypted_office_types(tmp_path):

@@ -15,12 +15,12 @@ from tests.processing import media_factory as make
 
 def test_facts_include_size_format_and_exif(jpeg_rotated, tmp_path):
     facts = process_image(jpeg_rotated, tmp_path, ProcessingOptions()).facts
-    assert (facts["format"], facts["width"], facts["height"]) == ("JPEG", 400, 200)
-    assert facts["orientation"] == 6
-    assert (facts["display_width"], facts["display_height"]) == (200, 400)
-    assert facts["exif"]["Make"] == "TestCam" and facts["exif"]["Model"] == "Model 1"
-    assert facts["exif"]["gps_present"] is False
-    json.dumps(facts)
+    assert (facts.format, facts.width, facts.height) == ("JPEG", 400, 200)
+    assert facts.orientation == 6
+    assert (facts.display_width, facts.display_height) == (200, 400)
+    assert facts.exif["Make"] == "TestCam" and facts.exif["Model"] == "Model 1"
+    assert facts.exif["gps_present"] is False
+    json.dumps(facts.as_dict())
 
 
 def test_normalised_copy_is_upright_rgb_jpeg(jpeg_rotated, tmp_path):
@@ -37,7 +37,7 @@ def test_normalised_copy_is_upright_rgb_jpeg(jpeg_rotated, tmp_path):
 def test_longest_side_is_capped(tmp_path):
     big = make.make_image(tmp_path / "big.png", size=(3000, 1000), fmt="PNG")
     result = process_image(big, tmp_path / "out", ProcessingOptions(max_image_side=1000))
-    assert (result.facts["normalized"]["width"], result.facts["normalized"]["height"]) == (
+    assert (result.facts.normalized.width, result.facts.normalized.height) == (
         1000,
         333,
     )
@@ -47,7 +47,7 @@ def test_transparency_is_flattened_on_white(tmp_path):
     path = tmp_path / "clear.png"
     Image.new("RGBA", (50, 50), (255, 0, 0, 0)).save(path)
     result = process_image(path, tmp_path / "out", ProcessingOptions())
-    assert result.facts["has_alpha"] is True
+    assert result.facts.has_alpha is True
     with Image.open(result.normalized) as image:
         assert all(channel > 245 for channel in image.getpixel((25, 25)))
 
@@ -57,7 +57,7 @@ def test_animated_gif_is_described(tmp_path):
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
     facts = process_image(path, tmp_path / "out", ProcessingOptions()).facts
-    assert facts["animated"] is True and facts["frame_count"] == 3
+    assert facts.animated is True and facts.frame_count == 3
 
 
 def test_decompression_bombs_are_refused_before_decoding(tmp_path):

@@ -32,10 +32,10 @@ def test_video_outcome(video_mp4, tmp_path):
     assert [path.name for path in outcome.frames] == [f"frame_{i:03d}.jpg" for i in range(1, 7)]
     assert all(path.parent == tmp_path and path.exists() for path in outcome.frames)
     assert outcome.text is None
-    timings = outcome.facts["timings_ms"]
+    timings = outcome.facts.timings_ms
     assert {"detect_ms", "probe_ms", "frames_ms", "contact_sheet_ms", "total_ms"} <= set(timings)
     assert timings["total_ms"] >= timings["frames_ms"]
-    _assert_json(outcome.facts)
+    _assert_json(outcome.facts.as_dict())
 
 
 def test_audio_outcome(mp3_tone, tmp_path):
@@ -47,8 +47,8 @@ def test_audio_outcome(mp3_tone, tmp_path):
     )
     assert outcome.images == [(tmp_path / "waveform.png", "image/png")]
     assert outcome.contact_sheet is None and outcome.frames == [] and outcome.text is None
-    assert "loudness" in outcome.facts
-    _assert_json(outcome.facts)
+    assert "loudness" in outcome.facts.as_dict()
+    _assert_json(outcome.facts.as_dict())
 
 
 def test_image_outcome(jpeg_rotated, tmp_path):
@@ -56,7 +56,7 @@ def test_image_outcome(jpeg_rotated, tmp_path):
     assert outcome.images == [(tmp_path / "normalized.jpg", "image/jpeg")]
     with Image.open(outcome.images[0][0]) as image:
         assert image.size == (50, 100)
-    _assert_json(outcome.facts)
+    _assert_json(outcome.facts.as_dict())
 
 
 def test_document_outcomes(text_pdf, mixed_pdf, docx_file, tmp_path):
@@ -67,8 +67,8 @@ def test_document_outcomes(text_pdf, mixed_pdf, docx_file, tmp_path):
     docx = process_media(docx_file, "document", tmp_path / "docx")
     assert docx.extension == ".docx" and docx.text.startswith("Dear reader,")
     for outcome in (pdf, mixed, docx):
-        _assert_json(outcome.facts)
-        assert outcome.facts["stats"]["chars"] == len(outcome.text)
+        _assert_json(outcome.facts.as_dict())
+        assert outcome.facts.stats.chars == len(outcome.text)
 
 
 def test_the_content_decides_not_the_declared_type(text_pdf, tmp_path):
@@ -76,8 +76,8 @@ def test_the_content_decides_not_the_declared_type(text_pdf, tmp_path):
     shutil.copy(text_pdf, disguised)
     outcome = process_media(disguised, "video", tmp_path / "out")
     assert outcome.media_type == "document" and outcome.mime_type == "application/pdf"
-    assert outcome.facts["declared_media_type"] == "video"
-    assert outcome.facts["detected"]["media_type"] == "document"
+    assert outcome.facts.declared_media_type == "video"
+    assert outcome.facts.detected.media_type == "document"
 
 
 def test_unknown_content_is_unsupported(tmp_path):
@@ -148,6 +148,6 @@ def test_damaged_files_end_in_media_processing_error_or_an_outcome(build, tmp_pa
             assert len(exc.code) <= 50 and exc.message.endswith((".", ")"))
             codes.add(exc.code)
         else:
-            _assert_json(outcome.facts)
+            _assert_json(outcome.facts.as_dict())
     # Cutting a file to 5% must always be noticed.
     assert codes & {"media_truncated", "media_corrupt", "unsupported_media", "no_video_stream"}

@@ -42,7 +42,7 @@ def test_words_in_spaced_and_unspaced_scripts():
 
 def test_statistics():
     stats = text_statistics("First line\nsecond line\n\nNew paragraph here.")
-    assert stats == {
+    assert stats.as_dict() == {
         "chars": 43,
         "non_whitespace_chars": 36,
         "words": 7,

@@ -15,14 +15,14 @@ from tests.processing import media_factory as make
 
 def test_probe_reports_streams(video_mp4):
     facts = probe_video(video_mp4)
-    assert facts["duration_s"] == pytest.approx(6.0, abs=0.1)
-    video = facts["video"]
-    assert (video["width"], video["height"]) == (320, 240)
-    assert video["frame_rate"] == pytest.approx(25.0)
-    assert video["codec"] in ("h264", "mpeg4")
-    assert facts["bit_rate"] > 0
-    audio = facts["audio"]
-    assert (audio["codec"], audio["sample_rate"], audio["channels"]) == ("aac", 48000, 2)
+    assert facts.duration_s == pytest.approx(6.0, abs=0.1)
+    video = facts.video
+    assert (video.width, video.height) == (320, 240)
+    assert video.frame_rate == pytest.approx(25.0)
+    assert video.codec in ("h264", "mpeg4")
+    assert facts.bit_rate > 0
+    audio = facts.audio
+    assert (audio.codec, audio.sample_rate, audio.channels) == ("aac", 48000, 2)
 
 
 def test_frames_are_evenly_spread_and_named_for_storage(video_mp4, tmp_path):
@@ -47,7 +47,7 @@ def test_frames_are_keyframes_when_keyframes_are_close_enough(tmp_path):
     clip = make.make_video(tmp_path / "long.mp4", seconds=30, gop=25, with_audio=False)
     result = process_video(clip, tmp_path / "out", ProcessingOptions())
     assert all(frame.keyframe for frame in result.frames)
-    assert result.facts["frames_decoded_past_keyframe"] == 0
+    assert result.facts.frames_decoded_past_keyframe == 0
 
 
 def test_sparse_keyframes_fall_back_to_bounded_forward_decoding(tmp_path):
@@ -57,7 +57,7 @@ def test_sparse_keyframes_fall_back_to_bounded_forward_decoding(tmp_path):
     times = [frame.time_s for frame in result.frames]
     assert len(set(times)) == 6
     assert times[-1] > 3.0
-    assert 0 < result.facts["frames_decoded_past_keyframe"] <= 6 * 200
+    assert 0 < result.facts.frames_decoded_past_keyframe <= 6 * 200
 
 
 @pytest.mark.parametrize("frames", [1, 4])
@@ -66,7 +66,7 @@ def test_clips_with_fewer_pictures_than_requested_frames(tmp_path, frames):
     result = process_video(clip, tmp_path / "out", ProcessingOptions())
     assert 1 <= len(result.frames) <= frames
     assert result.contact_sheet.frames_count == len(result.frames)
-    assert result.facts["truncated"] is False
+    assert result.facts.truncated is False
 
 
 def test_contact_sheet_has_the_requested_layout(video_mp4, tmp_path):
@@ -77,8 +77,8 @@ def test_contact_sheet_has_the_requested_layout(video_mp4, tmp_path):
     with Image.open(sheet.path) as image:
         assert (image.format, image.size) == ("JPEG", (1920, 1080))
     assert sheet.size_bytes == sheet.path.stat().st_size
-    json.dumps(result.facts)  # everything measured is JSON-ready
-    assert set(result.facts["timings_ms"]) == {"probe_ms", "frames_ms", "contact_sheet_ms"}
+    json.dumps(result.facts.as_dict())  # everything measured is JSON-ready
+    assert set(result.facts.timings_ms) == {"probe_ms", "frames_ms", "contact_sheet_ms"}
 
 
 def test_grid_and_resolution_are_configurable(video_mkv, tmp_path):
@@ -95,9 +95,9 @@ def test_grid_and_resolution_are_configurable(video_mkv, tmp_path):
 
 def test_webm_and_no_audio_track(video_webm, video_silent, tmp_path):
     webm = process_video(video_webm, tmp_path / "webm", ProcessingOptions())
-    assert webm.facts["video"]["codec"] == "vp8" and webm.facts["audio"]["codec"] == "opus"
+    assert webm.facts.video.codec == "vp8" and webm.facts.audio.codec == "opus"
     silent = process_video(video_silent, tmp_path / "silent", ProcessingOptions())
-    assert silent.facts["audio"] is None and silent.facts["audio_stream_count"] == 0
+    assert silent.facts.audio is None and silent.facts.audio_stream_count == 0
 
 
 def test_display_rotation_is_applied(tmp_path):
@@ -144,7 +144,7 @@ def test_truncated_matroska_missing_its_end(video_mkv, tmp_path):
     assert caught.value.code == "media_truncated"
     # Asked to make do, it returns what the first half holds and says so.
     partial = process_video(cut, tmp_path / "partial", ProcessingOptions(allow_truncated=True))
-    assert partial.facts["truncated"] is True
+    assert partial.facts.truncated is True
     assert 0 < len(partial.frames) < 6
 
 

@@ -20,9 +20,10 @@ from analysis.providers.breakers import breaker_is_shared, breaker_state, reset_
 from analysis.providers.openai_compatible import OpenAICompatibleProvider, config_from_settings
 from analysis.providers.retry import RetryPolicy
 from tests.conftest import ROOT
+from tests.providers import sample_facts
 from tests.providers.conftest import API_KEY
 
-REQUEST = ProviderRequest(prompt="Describe it.", facts={"media_type": "image"})
+REQUEST = ProviderRequest(prompt="Describe it.", facts=sample_facts.image_facts())
 OK_BODY = {
     "model": "gpt-4o-mini",
     "choices": [{"message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from analysis.providers import AudioInput, ImageInput, ProviderRequest
 from analysis.providers.prompting import (
     SYSTEM_MESSAGE,
@@ -11,6 +13,7 @@ from analysis.providers.prompting import (
     build_parts,
     untrusted_block,
 )
+from tests.providers import sample_facts
 
 
 def test_system_message_says_media_is_data_not_instructions():
@@ -43,7 +46,7 @@ def test_parts_are_in_order_and_text_is_cut_to_the_limit():
         text="x" * 500,
         images=[ImageInput(b"a", "image/png", label="page 1"), ImageInput(b"b", "image/png")],
         audio=AudioInput(b"c", "audio/wav"),
-        facts={"media_type": "document"},
+        facts=sample_facts.document_facts(),
     )
     parts = build_parts(request, include_audio=True, max_text_chars=100)
 
@@ -55,3 +58,15 @@ def test_parts_are_in_order_and_text_is_cut_to_the_limit():
     assert isinstance(parts[-2], AudioPart)
     assert "Image 1 of 2: page 1" in [getattr(p, "text", "") for p in parts]
     assert parts[-1].text.startswith("End of material.")
+
+
+def test_facts_reach_the_model_as_the_json_that_is_stored():
+    facts = sample_facts.video_facts()
+    request = ProviderRequest(prompt="p", facts=facts)
+    block = next(
+        p.text
+        for p in build_parts(request, include_audio=False, max_text_chars=100)
+        if "UNTRUSTED_MEDIA_FACTS" in getattr(p, "text", "")
+    )
+    body = block.split(">>>\n", 1)[1].rsplit("\n<<<", 1)[0]
+    assert json.loads(body) == facts.as_dict()

@@ -13,6 +13,7 @@ from analysis.providers import (
     get_provider,
     resolve,
 )
+from tests.providers import sample_facts
 
 
 def test_unknown_provider_is_a_clear_error():
@@ -60,5 +61,5 @@ def test_model_name_longer_than_the_column_is_refused(settings):
 
 
 def test_analyse_uses_the_default_provider():
-    result = analyse(ProviderRequest(prompt="How long?", facts={"duration_s": 5}))
+    result = analyse(ProviderRequest(prompt="How long?", facts=sample_facts.audio_facts(5.0)))
     assert result.provider == "builtin" and "Duration: 5.00 s" in result.text
