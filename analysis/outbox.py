@@ -29,6 +29,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from analysis.models import AnalysisRequest, AnalysisStatus, OutboxEntry
+from media_analysis.task_context import ANALYSIS_HEADER, CORRELATION_HEADER, HTTP_REQUEST_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +126,11 @@ def _publish(request_id: uuid.UUID, headers: dict[str, str]) -> str | None:
 def task_headers(request: AnalysisRequest) -> dict[str, str]:
     """What the worker's log lines and audit entries need to join this request's
     web lines: its id, its correlation id and the id of the HTTP exchange that
-    submitted it (header names: ``media_analysis.middleware``)."""
-    headers = {"analysis_id": str(request.id)}
+    submitted it (read back by ``media_analysis.task_context``)."""
+    headers = {ANALYSIS_HEADER: str(request.id)}
     if request.correlation_id:
-        headers["correlation_id"] = str(request.correlation_id)
+        headers[CORRELATION_HEADER] = str(request.correlation_id)
     submitted_by = (request.metadata or {}).get("http_request_id")
     if submitted_by:
-        headers["http_request_id"] = str(submitted_by)
+        headers[HTTP_REQUEST_HEADER] = str(submitted_by)
     return headers

@@ -22,7 +22,7 @@ from django.db.models.functions import Now
 
 from analysis.cache import invalidate_request
 from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
-from media_analysis.middleware import request_id_var
+from media_analysis.context import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def _validated_fields(prompt, provider, model, media_type, options) -> dict[str,
     parsed = AnalysisOptions.parse(options)
     metadata: dict[str, Any] = {"options": parsed.as_dict()}
     # The HTTP exchange that submitted it: the worker's log lines carry it too.
-    http_request_id = request_id_var.get()
+    http_request_id = current_request_id()
     if http_request_id:
         metadata["http_request_id"] = http_request_id
     if model:

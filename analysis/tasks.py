@@ -11,11 +11,13 @@ from django.db import InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 
+# Who the analysis tasks' changes are made by in the audit log.
 SYSTEM_ACTOR = "system:pipeline"
 
 
 @shared_task(
     bind=True,
+    audit_actor=SYSTEM_ACTOR,
     autoretry_for=(OperationalError, InterfaceError),  # the database was away: try later
     retry_backoff=5,
     retry_backoff_max=300,
@@ -30,7 +32,7 @@ def analyse_request(self, request_id: str) -> str:
     return outcome
 
 
-@shared_task
+@shared_task(audit_actor=SYSTEM_ACTOR)
 def recover_requests() -> dict[str, int]:
     """Beat, every few seconds, and each worker as it starts: publish what the
     outbox holds (the broker was away), take over what dead workers dropped."""

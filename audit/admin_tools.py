@@ -28,7 +28,7 @@ from django.db import connections, models
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from audit.context import parse_uuid
+from media_analysis.context import parse_uuid
 
 
 class CappedCountPaginator(Paginator):

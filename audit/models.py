@@ -43,7 +43,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from audit import context
+from media_analysis import context
 from media_analysis.db_fields import DbNow, uuid_primary_key
 
 
@@ -261,14 +261,14 @@ class AuditLogEntry(AbstractLogEntry):
 
     # --- writing, once
     def fill_from_context(self) -> None:
-        """Actor, address and correlation id from ``audit.context``, where not set;
+        """Actor, address and correlation id from ``media_analysis.context``, where not set;
         the plan's table name; and no "old" side for an INSERT, no "new" for a DELETE."""
         if not self.performed_by:
             self.performed_by = context.current_actor()
         if not self.ip_address:
-            self.ip_address = context.current_ip()
+            self.ip_address = context.current_client_ip()
         if not self.correlation_id:
-            self.correlation_id = context.parse_uuid(context.current_correlation_id())
+            self.correlation_id = context.current_correlation_id()
         if not self.table_name and self.content_type_id:
             model = self.content_type.model_class()
             self.table_name = (

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 
-from audit.context import acting_as
 from audit.models import AuditAction, AuditLogEntry, parent_record_of
+from media_analysis.context import acting_as
 
 
 def audited_update(queryset: models.QuerySet, *, actor: str | None = None, **changes: Any) -> int:

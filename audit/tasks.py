@@ -8,7 +8,7 @@ from django.conf import settings
 SYSTEM_ACTOR = "system:audit-retention"
 
 
-@shared_task(name="audit.tasks.prune_audit_log")
+@shared_task(name="audit.tasks.prune_audit_log", audit_actor=SYSTEM_ACTOR)
 def prune_audit_log() -> int:
     from audit.retention import prune_entries
 

@@ -4,7 +4,8 @@ Worker and beat log exactly like the web: Django's ``LOGGING`` (one JSON object 
 line with ``LOG_FORMAT=json``), each line of a task carrying the correlation id,
 the submitting HTTP request's id and the analysis id it was sent with. Celery
 would otherwise replace the root handlers with its own plain-text ones and print
-a multi-line banner; with JSON logs the banner becomes one log line.
+a multi-line banner; with JSON logs the banner becomes one log line. Each task
+runs in the request context it was sent from (``media_analysis.task_context``).
 """
 
 from __future__ import annotations
@@ -22,17 +23,14 @@ from celery.worker.request import Request
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "media_analysis.settings")
 
-from media_analysis.middleware import (
-    connect_celery_log_context,
-    remember_message_context,
-)
+from media_analysis.task_context import connect_celery_context, remember_message_context
 
 logger = logging.getLogger("media_analysis.celery")
 
 
 class ContextRequest(Request):
     """Remembers a message's ids before the worker logs that it received it, so
-    that line carries them too (see ``LogContextFilter``)."""
+    that line carries them too (see ``media_analysis.context.LogContextFilter``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -41,6 +39,9 @@ class ContextRequest(Request):
 
 class ContextTask(Task):
     Request = ContextRequest
+    # Who the task's changes are made by in the audit log: declared with each task
+    # (``@shared_task(audit_actor="system:cleanup")``); unset, "system:task:<name>".
+    audit_actor: str | None = None
 
 
 def _json_logs() -> bool:
@@ -123,4 +124,4 @@ app = MediaAnalysisCelery("media_analysis", task_cls=ContextTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-connect_celery_log_context()
+connect_celery_context()

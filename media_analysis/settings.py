@@ -70,15 +70,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    # Correlation / request ids first, so every later layer (and log line) has them.
-    "media_analysis.middleware.CorrelationIdMiddleware",
+    # The request context first, so every later layer (and log line) has its ids.
+    # Audit entries read the user lazily, so it need not follow authentication.
+    "media_analysis.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -340,7 +340,7 @@ LOGGING = {
         "json": {"()": "media_analysis.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"log_context": {"()": "media_analysis.middleware.LogContextFilter"}},
+    "filters": {"log_context": {"()": "media_analysis.context.LogContextFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -551,7 +551,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "storage_app.ContactSheet",
 )
 AUDITLOG_STORE_JSON_CHANGES = True  # old/new values as JSON types, not strings
-AUDITLOG_CID_GETTER = "audit.context.current_correlation_id"
+AUDITLOG_CID_GETTER = "media_analysis.context.current_correlation_id"
 # The field linking a tracked record to the one it belongs to (a result's request):
 # a request's whole trail is then one indexed query.
 AUDIT_PARENT_FIELD = "request"

@@ -14,11 +14,11 @@ from storage_app.sanity import run_sanity_check
 
 logger = logging.getLogger(__name__)
 
-# Who did it, for logs, contact-sheet deletion marks and (later) the audit trail.
+# Who did it, for logs, contact-sheet deletion marks and the audit trail.
 SYSTEM_ACTOR = "system:cleanup"
 
 
-@shared_task(name="storage_app.tasks.cleanup_storage")
+@shared_task(name="storage_app.tasks.cleanup_storage", audit_actor=SYSTEM_ACTOR)
 def cleanup_storage() -> dict:
     """Daily retention cleanup. A run finding the lock held skips, it does not wait."""
     try:
@@ -28,7 +28,7 @@ def cleanup_storage() -> dict:
         return {"skipped": str(exc)}
 
 
-@shared_task(name="storage_app.tasks.check_storage")
+@shared_task(name="storage_app.tasks.check_storage", audit_actor=SYSTEM_ACTOR)
 def check_storage() -> dict:
     """Weekly comparison of the disk and the index."""
     try:

@@ -41,7 +41,7 @@ from analysis.api.throttling import TokenRateThrottle, parse_rate, throttle_key
 from analysis.api.uploads import use_upload_handler
 from analysis.models import AnalysisRequest, AnalysisResult
 from audit.queries import trail_for
-from media_analysis.middleware import current_correlation_id
+from media_analysis.context import current_correlation_id
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
 from storage_app.disk import ensure_space_for_write
 from storage_app.layout import UnsafePathError, path_of_record

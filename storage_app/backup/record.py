@@ -19,7 +19,7 @@ from auditlog.registry import auditlog
 from django.db import models
 from django.utils import timezone
 
-from audit.context import acting_as
+from media_analysis.context import acting_as
 from media_analysis.db_fields import uuid_primary_key
 
 logger = logging.getLogger(__name__)

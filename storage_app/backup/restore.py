@@ -36,6 +36,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.models import Q
 from django.utils import timezone
 
+from media_analysis.context import acting_as
 from storage_app.backup import dump
 from storage_app.backup.files import (
     CHUNK_SIZE,
@@ -333,8 +334,6 @@ def forget_cached_answers() -> None:
 def record_restore(report: RestoreReport) -> None:
     """The restore as a ``backup_runs`` row (audited as ``system:restore``), and the
     restored set's own row, dumped while it was running, marked finished."""
-    from audit.context import acting_as
-
     manifest = report.manifest
     completed = datetime.fromisoformat(manifest.completed_at)
     with acting_as(RESTORE_ACTOR):

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from storage_app.backup.create import create_backup
+from storage_app.backup.record import BACKUP_ACTOR
 from storage_app.backup.sets import BackupBusyError
 from storage_app.locking import StorageBusyError
 
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 # retried the next night (and readiness says "stale" if that keeps happening).
 @shared_task(
     name="storage_app.backup.nightly",
+    audit_actor=BACKUP_ACTOR,
     acks_late=False,
     soft_time_limit=settings.BACKUP_TIME_LIMIT,
     time_limit=settings.BACKUP_TIME_LIMIT + 300,

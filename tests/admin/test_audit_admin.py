@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from analysis import services
 from analysis.models import AnalysisStatus
-from audit.context import acting_as
 from audit.models import AuditLogEntry
+from media_analysis.context import acting_as
 from tests.admin.conftest import make_full_request
 
 pytestmark = pytest.mark.django_db

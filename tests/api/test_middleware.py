@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from media_analysis.middleware import LogContextFilter
+from media_analysis.context import LogContextFilter
 
 pytestmark = pytest.mark.django_db
 

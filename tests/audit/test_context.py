@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import RequestFactory
 
-from audit import context
-from audit.context import acting_as, client_ip, serving
+from media_analysis import context
+from media_analysis.context import acting_as, client_ip, serving
 
 
 @pytest.fixture
@@ -75,17 +75,17 @@ def test_the_user_is_read_when_the_entry_is_written_not_when_the_request_arrives
         # What DRF does once it has authenticated a token inside the view:
         request.user = User.objects.create_user("carol")
         assert context.current_actor() == "carol"
-        assert context.current_ip() == "192.0.2.1"
+        assert context.current_client_ip() == "192.0.2.1"
 
 
 def test_correlation_id_from_the_request_attribute_else_a_valid_header():
     cid = uuid.uuid4()
     request = http("192.0.2.1", HTTP_X_CORRELATION_ID=str(cid))
     with serving(request):
-        assert context.current_correlation_id() == str(cid)
+        assert context.current_correlation_id() == cid
         other = uuid.uuid4()
         request.correlation_id = str(other)
-        assert context.current_correlation_id() == str(other)
+        assert context.current_correlation_id() == other
     junk = http("192.0.2.1", HTTP_X_CORRELATION_ID="'; drop table")
     with serving(junk):
         assert context.current_correlation_id() is None
@@ -99,7 +99,7 @@ def test_acting_as_nests_and_keeps_what_it_does_not_override():
             assert context.current_actor() == "system:outer"
         with acting_as("system:inner"):
             assert context.current_actor() == "system:inner"
-            assert context.current_correlation_id() == str(cid)
+            assert context.current_correlation_id() == cid
         assert context.current_actor() == "system:outer"
     assert context.current_actor() is None
 

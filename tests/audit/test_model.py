@@ -11,8 +11,8 @@ from django.db.models.functions import Now
 
 from analysis import services
 from analysis.models import AnalysisStatus
-from audit.context import acting_as
 from audit.models import AuditLogEntry, AuditLogImmutableError
+from media_analysis.context import acting_as
 from tests.audit.conftest import make_children, make_request
 
 pytestmark = pytest.mark.django_db

@@ -174,7 +174,7 @@ def test_a_management_command_is_a_named_system_actor():
 def test_a_real_worker_records_the_pipeline_with_the_submitters_correlation_id(
     tmp_path, settings, celery_worker
 ):
-    from audit.context import acting_as
+    from media_analysis.context import acting_as
     from tests.processing.media_factory import make_image
 
     settings.STORAGE_ROOT = tmp_path / "storage"

@@ -9,9 +9,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 from analysis.models import AnalysisRequest
-from audit.context import acting_as
 from audit.models import AuditLogEntry
 from audit.recording import audited_update
+from media_analysis.context import acting_as
 from storage_app.models import ContactSheet, MediaFile
 from tests.audit.conftest import make_children, make_request
 
