@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -244,9 +246,6 @@ def test_document_page_count_only_for_pdf(outcomes):
 
 def test_processing_imports_no_django():
     # The facts travel from processing to providers: still pure, still no Django.
-    import subprocess
-    import sys
-
     code = (
         "import sys, analysis.processing.facts, analysis.processing; "
         "sys.exit(1 if any(m.split('.')[0] == 'django' for m in sys.modules) else 0)"
