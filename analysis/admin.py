@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from analysis import services
 from analysis.models import AnalysisRequest, AnalysisResult
 from audit.admin_tools import FastChangeListMixin, ValueListFilter, distinct_values
+from media_analysis.errors import ServiceError
 from storage_app.models import ContactSheet, MediaFile
 
 MAX_ERROR_MESSAGES = 10
@@ -135,7 +136,7 @@ def _service_action(service: Callable, done: str):
         for request_id in queryset.values_list("pk", flat=True):
             try:
                 service(request_id)
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 refused.append(f"{request_id}: {exc.message}")
             else:
                 succeeded += 1

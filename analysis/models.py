@@ -8,7 +8,10 @@ one written here.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
@@ -46,6 +49,45 @@ class MediaType(models.TextChoices):
 
 
 MAX_RETRY_COUNT = 10  # also enforced by the chk_retry_count constraint
+
+# A request's status changes only through analysis.transitions.move, which opens
+# this for the one save it makes. Anything else that writes ``status`` on an
+# existing row (a save, QuerySet.update, bulk_update) raises: no door can skip the
+# transition table, the cache invalidation or the state-change signal. Tests that
+# need a row in a given state create it in that state, or open this themselves.
+_status_writes = contextvars.ContextVar("analysis_status_writes", default=False)
+
+
+@contextmanager
+def status_writes_allowed() -> Iterator[None]:
+    token = _status_writes.set(True)
+    try:
+        yield
+    finally:
+        _status_writes.reset(token)
+
+
+class StatusWriteRefused(RuntimeError):
+    """``status`` written outside ``analysis.transitions.move``."""
+
+
+def _refuse_status_write() -> None:
+    if not _status_writes.get():
+        raise StatusWriteRefused(
+            "An analysis request's status changes only through analysis.transitions.move."
+        )
+
+
+class AnalysisRequestQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if "status" in kwargs:
+            _refuse_status_write()
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        if "status" in fields:
+            _refuse_status_write()
+        return super().bulk_update(objs, fields, *args, **kwargs)
 
 
 class AnalysisRequest(models.Model):
@@ -102,6 +144,8 @@ class AnalysisRequest(models.Model):
     # one (and a free advisory lock) means its worker died. See analysis/recovery.py.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    objects = AnalysisRequestQuerySet.as_manager()
+
     class Meta:
         db_table = "media_analysis_requests"
         ordering = ["-created_at"]
@@ -132,6 +176,27 @@ class AnalysisRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        writes_status = update_fields is None or "status" in update_fields
+        if not self._state.adding and writes_status:
+            current = self.status  # may load a deferred status, which sets _saved_status
+            if getattr(self, "_saved_status", None) != current:
+                _refuse_status_write()
+        super().save(*args, **kwargs)
+        self._saved_status = self.status
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_status = instance.__dict__.get("status")
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, **kwargs) -> None:
+        super().refresh_from_db(using=using, fields=fields, **kwargs)
+        if fields is None or "status" in fields:
+            self._saved_status = self.__dict__.get("status")
 
 
 class AnalysisResult(models.Model):

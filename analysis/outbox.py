@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -29,9 +30,20 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from analysis.models import AnalysisRequest, AnalysisStatus, OutboxEntry
+from media_analysis.celery import app
 from media_analysis.task_context import ANALYSIS_HEADER, CORRELATION_HEADER, HTTP_REQUEST_HEADER
 
 logger = logging.getLogger(__name__)
+
+# The task is named, not imported: analysis.tasks runs the pipeline, which moves
+# requests through the transitions, which put them here (no import cycle).
+ANALYSE_TASK = "analysis.tasks.analyse_request"
+
+
+def send_task(name: str, **options: Any) -> None:
+    """Publish task ``name`` (routed by settings.CELERY_TASK_ROUTES)."""
+    app.send_task(name, **options)
+
 
 # An unsent entry younger than this is left to the on-commit publish in flight.
 UNSENT_GRACE_SECONDS = 2
@@ -109,10 +121,8 @@ def _publish_after_commit(request_id: uuid.UUID, headers: dict[str, str]) -> Non
 
 def _publish(request_id: uuid.UUID, headers: dict[str, str]) -> str | None:
     """Publish the analysis task; the error text when the broker refused, else None."""
-    from analysis.tasks import analyse_request
-
     try:
-        analyse_request.apply_async((str(request_id),), headers=headers)
+        send_task(ANALYSE_TASK, args=(str(request_id),), headers=headers)
     except Exception as exc:  # any broker or network failure: the entry stays
         logger.warning(
             "could not queue analysis, the outbox keeps it: %s",

@@ -29,13 +29,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
 
-from analysis import outbox, services
+from analysis import outbox, recovery, transitions
 from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
-from analysis.recovery import Heartbeat, run_lock
-from analysis.services import UPLOAD_URL_SCHEME, AnalysisOptions
+from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from audit.recording import audited_update
 from storage_app.layout import (
     CONTACT_SHEET_NAME,
@@ -94,7 +92,7 @@ class Run:
 def run_analysis(request_id: uuid.UUID | str) -> str:
     """Analyse one request; returns what happened ("completed", "failed",
     "cancelled", "busy" or "skipped") for the task's log line."""
-    with run_lock(request_id) as acquired:
+    with recovery.run_lock(request_id) as acquired:
         if not acquired:
             return "busy"  # another worker is on it right now
         request = _claim(request_id)
@@ -102,7 +100,7 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
             return "skipped"
         run = Run(request=request, options=AnalysisOptions.parse(request.metadata.get("options")))
         try:
-            with Heartbeat(request.id), _domain_errors_fail_the_stage():
+            with recovery.Heartbeat(request.id), _domain_errors_fail_the_stage():
                 _analyse(run)
         except Cancelled:
             return "cancelled"
@@ -317,20 +315,19 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         AnalysisResult.objects.create(request=locked, prompt_used=request.prompt, **fields)
         for stored, mime in zip(outputs, ("application/json", "text/plain"), strict=True):
             record_media_file(stored, mime_type=mime)
-        locked.status = AnalysisStatus.COMPLETED
-        locked.completed_at = Now()
-        locked.latency_ms = run.elapsed_ms
-        locked.model_used = fields["model_used"]
-        locked.metadata = {
-            **locked.metadata,
-            "media": media,
-            "facts": outcome.facts.as_dict(),
-            "stages_ms": run.stages,
-        }
-        locked.save(
-            update_fields=["status", "completed_at", "latency_ms", "model_used", "metadata"]
+        transitions.move(
+            locked,
+            AnalysisStatus.COMPLETED,
+            reason="recorded",
+            latency_ms=run.elapsed_ms,
+            model_used=fields["model_used"],
+            metadata={
+                **locked.metadata,
+                "media": media,
+                "facts": outcome.facts.as_dict(),
+                "stages_ms": run.stages,
+            },
         )
-        invalidate_request(locked)
 
 
 # ------------------------------------------------------------------ helpers
@@ -401,27 +398,16 @@ def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
         ):
             outbox.claimed(request_id)
             return None
+        reason = "claimed"
         if request.status == AnalysisStatus.PROCESSING:
-            services.count_recovery(request, reason="redelivered")
+            reason = "redelivered"
+            recovery.count_recovery(request, reason=reason)
             if request.metadata["recoveries"] > settings.ANALYSIS_MAX_RECOVERIES:
-                services.fail_worker_lost(request)
+                recovery.fail_worker_lost(request)
                 return None
-        request.status = AnalysisStatus.PROCESSING
-        request.started_at = request.heartbeat_at = Now()
-        request.error_code = request.error_message = None
-        request.save(
-            update_fields=[
-                "status",
-                "started_at",
-                "heartbeat_at",
-                "error_code",
-                "error_message",
-                "metadata",
-            ]
+        transitions.move(
+            request, AnalysisStatus.PROCESSING, reason=reason, metadata=request.metadata
         )
-        outbox.claimed(request_id)
-        request.refresh_from_db()
-        invalidate_request(request)
     return request
 
 
@@ -430,23 +416,15 @@ def _fail(run: Run, code: str, message: str) -> None:
         locked = AnalysisRequest.objects.select_for_update().filter(pk=run.request.id).first()
         if locked is None or locked.status != AnalysisStatus.PROCESSING:
             return  # cancelled or deleted meanwhile: that state stands
-        locked.status = AnalysisStatus.FAILED
-        locked.error_code = code[:50]
-        locked.error_message = message
-        locked.completed_at = Now()
-        locked.latency_ms = run.elapsed_ms
-        locked.metadata = {**locked.metadata, "stages_ms": run.stages}
-        locked.save(
-            update_fields=[
-                "status",
-                "error_code",
-                "error_message",
-                "completed_at",
-                "latency_ms",
-                "metadata",
-            ]
+        transitions.move(
+            locked,
+            AnalysisStatus.FAILED,
+            reason="failed",
+            error_code=code[:50],
+            error_message=message,
+            latency_ms=run.elapsed_ms,
+            metadata={**locked.metadata, "stages_ms": run.stages},
         )
-        invalidate_request(locked)
     logger.info("analysis failed", extra={"analysis_id": str(run.request.id), "error_code": code})
 
 

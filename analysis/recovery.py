@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
@@ -39,6 +40,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from analysis import transitions
 from analysis.models import AnalysisRequest, AnalysisStatus
 
 logger = logging.getLogger(__name__)
@@ -141,8 +143,6 @@ def recover_abandoned(now=None) -> dict[str, int]:
     """Take over every processing request whose run is gone (stale heartbeat and
     free run lock): back to pending and queued again, or failed after too many
     recoveries. Returns counts for the log line."""
-    from analysis import services
-
     counts = {"recovered": 0, "failed_worker_lost": 0, "alive": 0}
     for request_id in abandoned_candidates(now):
         with transaction.atomic():
@@ -156,8 +156,46 @@ def recover_abandoned(now=None) -> dict[str, int]:
             if run_is_alive(request_id):
                 counts["alive"] += 1  # slow, or its heartbeat thread starved: leave it
                 continue
-            outcome = services.recover_request(request, reason="heartbeat_expired")
+            outcome = recover_request(request, reason="heartbeat_expired")
             counts[outcome] += 1
     if counts["recovered"] or counts["failed_worker_lost"]:
         logger.warning("recovered abandoned analyses", extra=counts)
     return counts
+
+
+def recover_request(request: AnalysisRequest, *, reason: str) -> str:
+    """A processing request whose run died (the caller holds its row lock and made
+    sure no run is alive): back to pending and queued again, counted in
+    ``metadata.recoveries``, the caller's ``retry_count`` untouched. After
+    ``ANALYSIS_MAX_RECOVERIES`` it fails instead: the media may be what kills the
+    worker. Returns "recovered" or "failed_worker_lost"."""
+    metadata = count_recovery(request, reason)
+    if metadata["recoveries"] > settings.ANALYSIS_MAX_RECOVERIES:
+        fail_worker_lost(request)
+        return "failed_worker_lost"
+    transitions.move(request, AnalysisStatus.PENDING, reason=reason, metadata=metadata)
+    return "recovered"
+
+
+def count_recovery(request: AnalysisRequest, reason: str) -> dict[str, Any]:
+    """Note one more takeover of a dead run in the request's metadata (not saved)."""
+    metadata = dict(request.metadata or {})
+    metadata["recoveries"] = int(metadata.get("recoveries") or 0) + 1
+    metadata["last_recovery"] = {"at": timezone.now().isoformat(), "reason": reason}
+    request.metadata = metadata
+    return metadata
+
+
+def fail_worker_lost(request: AnalysisRequest) -> None:
+    """Too many runs of this request died: it fails for good (the caller may retry)."""
+    transitions.move(
+        request,
+        AnalysisStatus.FAILED,
+        reason="worker_lost",
+        error_code="worker_lost",
+        error_message=(
+            f"The worker running this analysis died {request.metadata['recoveries']} times; "
+            "the media may be too large or malformed for this service."
+        ),
+        metadata=request.metadata,
+    )

@@ -10,118 +10,21 @@ callers cannot both win and model signals (the audit trail) see every change.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
 
-from analysis.cache import invalidate_request
+from analysis import transitions
 from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
+from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from media_analysis.context import current_request_id
+from media_analysis.errors import InvalidRequest, RequestNotFound, StateConflict
+from storage_app.disk import ensure_space_for_write
 
 logger = logging.getLogger(__name__)
-
-UPLOAD_URL_SCHEME = "upload://"
-_GRID = re.compile(r"^([1-9]|10)x([1-9]|10)$")
-_RESOLUTION = re.compile(r"^(\d{3,4})x(\d{3,4})$")
-
-
-class ServiceError(Exception):
-    """A request the service refuses; ``code`` is stable, ``message`` is for people."""
-
-    status_code = 400
-
-    def __init__(self, code: str, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
-        return body
-
-
-class InvalidRequest(ServiceError):
-    status_code = 400
-
-
-class StateConflict(ServiceError):
-    status_code = 409
-
-
-class RequestNotFound(ServiceError):
-    status_code = 404
-
-
-@dataclass(frozen=True)
-class AnalysisOptions:
-    """Per-request processing options; unknown keys are refused, not ignored."""
-
-    frames: int
-    grid: str
-    resolution: str
-    force: bool = False
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any] | None) -> AnalysisOptions:
-        raw = dict(raw or {})
-        unknown = set(raw) - {"frames", "grid", "resolution", "force"}
-        if unknown:
-            raise InvalidRequest(
-                "unknown_option",
-                f"Unknown option(s): {', '.join(sorted(unknown))}. "
-                "Allowed: frames, grid, resolution, force.",
-                field="options",
-            )
-        grid = str(raw.get("grid", settings.CONTACT_SHEET_GRID))
-        match = _GRID.match(grid)
-        if not match:
-            raise InvalidRequest(
-                "invalid_grid",
-                "grid must look like COLSxROWS with 1 to 10 each, e.g. 2x3.",
-                field="options.grid",
-            )
-        resolution = str(raw.get("resolution", settings.CONTACT_SHEET_RESOLUTION))
-        size = _RESOLUTION.match(resolution)
-        if not size or not (320 <= int(size[1]) <= 7680 and 240 <= int(size[2]) <= 4320):
-            raise InvalidRequest(
-                "invalid_resolution",
-                "resolution must be WIDTHxHEIGHT between 320x240 and 7680x4320.",
-                field="options.resolution",
-            )
-        cells = int(match[1]) * int(match[2])
-        frames = raw.get("frames", cells)
-        if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= cells:
-            raise InvalidRequest(
-                "invalid_frames",
-                f"frames must be a whole number from 1 to {cells} (the grid's cells).",
-                field="options.frames",
-            )
-        force = raw.get("force", False)
-        if not isinstance(force, bool):
-            raise InvalidRequest(
-                "invalid_force", "force must be true or false.", field="options.force"
-            )
-        return cls(frames=frames, grid=grid, resolution=resolution, force=force)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def processing(self):
-        """These options in the form ``analysis.processing`` takes."""
-        from analysis.processing import ProcessingOptions
-
-        return ProcessingOptions(
-            frames_count=self.frames, grid=self.grid, resolution=self.resolution
-        )
 
 
 # ------------------------------------------------------------------ validation
@@ -212,15 +115,16 @@ def submit_url_request(
     options: dict[str, Any] | None = None,
     correlation_id: uuid.UUID | None = None,
 ) -> AnalysisRequest:
-    """Record a request for media at a URL and queue its analysis."""
+    """Record a request for media at a URL and queue its analysis. Refused (507)
+    while the disk is too full for new media, whichever door it came by."""
     fields = _validated_fields(prompt, provider, model, media_type, options)
     url = validate_media_url(media_url)
+    ensure_space_for_write()
     with transaction.atomic():
         request = AnalysisRequest.objects.create(
             media_url=url, owner=owner, correlation_id=correlation_id or uuid.uuid4(), **fields
         )
-        invalidate_request(request)
-        enqueue_analysis(request)
+        transitions.announce_created(request)
     return request
 
 
@@ -262,8 +166,7 @@ def submit_upload_request(
                 original_filename=name,
             )
         )
-        invalidate_request(request)
-        enqueue_analysis(request)
+        transitions.announce_created(request)
     return request
 
 
@@ -282,14 +185,6 @@ def _validated_fields(prompt, provider, model, media_type, options) -> dict[str,
     if hint:
         metadata["media_type_hint"] = hint
     return {"prompt": prompt, "provider": provider, "metadata": metadata}
-
-
-def enqueue_analysis(request: AnalysisRequest) -> None:
-    """Queue the analysis through the outbox: recorded in this transaction,
-    published after the commit, published again later if the broker was away."""
-    from analysis import outbox
-
-    outbox.add(request)
 
 
 # -------------------------------------------------------------- state changes
@@ -320,23 +215,12 @@ def retry_request(request_id: uuid.UUID | str) -> AnalysisRequest:
             raise StateConflict(
                 "retry_limit_reached", f"This request was already retried {MAX_RETRY_COUNT} times."
             )
-        request.status = AnalysisStatus.PENDING
-        request.retry_count = (request.retry_count or 0) + 1
-        request.error_code = request.error_message = None
-        request.started_at = request.completed_at = request.latency_ms = None
-        request.save(
-            update_fields=[
-                "status",
-                "retry_count",
-                "error_code",
-                "error_message",
-                "started_at",
-                "completed_at",
-                "latency_ms",
-            ]
+        transitions.move(
+            request,
+            AnalysisStatus.PENDING,
+            reason="retry",
+            retry_count=(request.retry_count or 0) + 1,
         )
-        invalidate_request(request)
-        enqueue_analysis(request)
     return request
 
 
@@ -350,11 +234,7 @@ def cancel_request(request_id: uuid.UUID | str) -> AnalysisRequest:
                 "not_cancellable",
                 f"Only pending or processing requests can be cancelled; this one is {request.status}.",
             )
-        request.status = AnalysisStatus.CANCELLED
-        request.completed_at = Now()
-        request.save(update_fields=["status", "completed_at"])
-        request.refresh_from_db(fields=["completed_at"])
-        invalidate_request(request)
+        transitions.move(request, AnalysisStatus.CANCELLED, reason="cancelled")
     return request
 
 
@@ -363,12 +243,8 @@ def soft_delete_request(request_id: uuid.UUID | str) -> AnalysisRequest:
     results and files stay (retention cleans files on its own schedule)."""
     with transaction.atomic():
         request = _locked(request_id)
-        request.metadata = {**(request.metadata or {}), "status_before_delete": request.status}
-        request.status = AnalysisStatus.DELETED
-        request.deleted_at = Now()
-        request.save(update_fields=["status", "deleted_at", "metadata"])
-        request.refresh_from_db(fields=["deleted_at"])
-        invalidate_request(request)
+        metadata = {**(request.metadata or {}), "status_before_delete": request.status}
+        transitions.move(request, AnalysisStatus.DELETED, reason="deleted", metadata=metadata)
     return request
 
 
@@ -381,59 +257,10 @@ def restore_request(request_id: uuid.UUID | str) -> AnalysisRequest:
             raise StateConflict("not_deleted", "This request is not deleted.")
         metadata = dict(request.metadata or {})
         previous = metadata.pop("status_before_delete", AnalysisStatus.FAILED)
+        changes: dict[str, Any] = {"metadata": metadata}
         if previous in (AnalysisStatus.PENDING, AnalysisStatus.PROCESSING):
-            previous = AnalysisStatus.FAILED
-            request.error_code = "deleted_while_running"
-            request.error_message = "The request was deleted before its analysis finished."
-        request.status = previous
-        request.deleted_at = None
-        request.metadata = metadata
-        request.save(
-            update_fields=["status", "deleted_at", "metadata", "error_code", "error_message"]
-        )
-        invalidate_request(request)
+            previous = AnalysisStatus.FAILED  # its task stopped when it was deleted
+            changes["error_code"] = "deleted_while_running"
+            changes["error_message"] = "The request was deleted before its analysis finished."
+        transitions.move(request, previous, reason="restored", **changes)
     return request
-
-
-def recover_request(request: AnalysisRequest, *, reason: str) -> str:
-    """A processing request whose run died (the caller holds its row lock and made
-    sure no run is alive): back to pending and queued again, counted in
-    ``metadata.recoveries``, the caller's ``retry_count`` untouched. After
-    ``ANALYSIS_MAX_RECOVERIES`` it fails instead: the media may be what kills the
-    worker. Returns "recovered" or "failed_worker_lost"."""
-    metadata = count_recovery(request, reason)
-    if metadata["recoveries"] > settings.ANALYSIS_MAX_RECOVERIES:
-        fail_worker_lost(request)
-        return "failed_worker_lost"
-    request.status = AnalysisStatus.PENDING
-    request.started_at = request.heartbeat_at = None
-    request.save(update_fields=["status", "started_at", "heartbeat_at", "metadata"])
-    invalidate_request(request)
-    enqueue_analysis(request)
-    return "recovered"
-
-
-def count_recovery(request: AnalysisRequest, reason: str) -> dict[str, Any]:
-    """Note one more takeover of a dead run in the request's metadata (not saved)."""
-    from django.utils import timezone
-
-    metadata = dict(request.metadata or {})
-    metadata["recoveries"] = int(metadata.get("recoveries") or 0) + 1
-    metadata["last_recovery"] = {"at": timezone.now().isoformat(), "reason": reason}
-    request.metadata = metadata
-    return metadata
-
-
-def fail_worker_lost(request: AnalysisRequest) -> None:
-    """Too many runs of this request died: it fails for good (the caller may retry)."""
-    request.status = AnalysisStatus.FAILED
-    request.error_code = "worker_lost"
-    request.error_message = (
-        f"The worker running this analysis died {request.metadata['recoveries']} times; "
-        "the media may be too large or malformed for this service."
-    )
-    request.completed_at = Now()
-    request.save(
-        update_fields=["status", "error_code", "error_message", "completed_at", "metadata"]
-    )
-    invalidate_request(request)

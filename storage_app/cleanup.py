@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -27,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from audit.recording import audited_update
+from storage_app import sweep
 from storage_app.disk import measure_disk
 from storage_app.layout import (
     Category,
@@ -38,55 +38,12 @@ from storage_app.layout import (
 )
 from storage_app.locking import storage_lock
 from storage_app.models import ContactSheet, MediaFile
+from storage_app.report import CleanupReport
 from storage_app.writer import delete_file
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_CATEGORY = "unknown"
-
-
-@dataclass
-class CategoryCounts:
-    files_deleted: int = 0
-    bytes_freed: int = 0
-    rows_marked: int = 0
-    # An expired row whose file was already gone: the row is marked all the same.
-    files_missing: int = 0
-    # Files in folders past retention that no live row knows (logged one by one).
-    orphans_deleted: int = 0
-    partials_deleted: int = 0  # ".tmp-*" left by a crashed write
-    folders_removed: int = 0
-    errors: int = 0
-
-
-@dataclass
-class CleanupReport:
-    dry_run: bool
-    actor: str
-    now: datetime
-    categories: dict[str, CategoryCounts] = field(default_factory=dict)
-    disk_used_percent: float | None = None
-
-    def counts(self, category: str) -> CategoryCounts:
-        return self.categories.setdefault(category, CategoryCounts())
-
-    @property
-    def total(self) -> CategoryCounts:
-        total = CategoryCounts()
-        for counts in self.categories.values():
-            for name, value in asdict(counts).items():
-                setattr(total, name, getattr(total, name) + value)
-        return total
-
-    def as_dict(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "actor": self.actor,
-            "now": self.now.isoformat(),
-            "categories": {name: asdict(c) for name, c in sorted(self.categories.items())},
-            "total": asdict(self.total),
-            "disk_used_percent": self.disk_used_percent,
-        }
 
 
 def run_cleanup(
@@ -106,7 +63,6 @@ def run_cleanup(
     now = now or timezone.now()
     batch_size = batch_size or settings.STORAGE_CLEANUP_BATCH_SIZE
     report = CleanupReport(dry_run=dry_run, actor=actor, now=now)
-    from storage_app import sweep  # sweep imports CleanupReport from here
 
     with storage_lock("cleanup"):
         logger.info(

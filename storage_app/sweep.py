@@ -20,7 +20,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from storage_app.cleanup import CategoryCounts, CleanupReport
 from storage_app.layout import (
     TEMPORARY_PREFIX,
     Category,
@@ -29,6 +28,7 @@ from storage_app.layout import (
     storage_root,
 )
 from storage_app.records import indexed_paths
+from storage_app.report import CategoryCounts, CleanupReport
 
 logger = logging.getLogger(__name__)
 

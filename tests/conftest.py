@@ -67,9 +67,28 @@ def wait_until(check, timeout: float, what: str, every: float = 0.25):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+def force_status(request_id, status: str, **fields) -> None:
+    """Put an analysis request in ``status`` for a test's set-up (a worker that died
+    mid-way, a row in an odd state), bypassing the transition table on purpose: in
+    the product, ``analysis.transitions.move`` is the only way to change it."""
+    from analysis.models import AnalysisRequest, status_writes_allowed
+
+    with status_writes_allowed():
+        AnalysisRequest.objects.filter(pk=request_id).update(status=status, **fields)
+
+
 SCRAPE_TOKEN = "test-scrape-token"
 # What a Prometheus scraper sends on /metrics (settings.METRICS_TOKEN, set below).
 SCRAPE = {"HTTP_AUTHORIZATION": f"Bearer {SCRAPE_TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def _closed_breakers():
+    """Every test starts with closed circuit breakers: one left open by a test that
+    stopped its Redis would otherwise hold back the next test's publishes."""
+    from media_analysis.resilience import reset_breakers
+
+    reset_breakers()
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from analysis.ingest.errors import IngestError
-from analysis.services import ServiceError
+from media_analysis.errors import ServiceError
 from media_analysis.resilience import DATABASE_ERRORS, DependencyUnavailable, database_unavailable
 from storage_app.disk import InsufficientStorageError
 from storage_app.writer import FileTooLargeError
@@ -61,7 +61,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApiError):
         return error_response(exc.status_code, exc.code, exc.message, field=exc.field)
     if isinstance(exc, ServiceError):
-        return error_response(exc.status_code, exc.code, exc.message, field=exc.field)
+        return error_response(exc.http_status, exc.code, exc.message, field=exc.field)
     if isinstance(exc, IngestError):
         return error_response(exc.http_status, exc.code.value, exc.message)
     if isinstance(exc, FileTooLargeError):

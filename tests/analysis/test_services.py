@@ -62,7 +62,7 @@ def test_bad_input_is_refused_with_a_named_problem_and_nothing_stored(fields, co
         services.submit_url_request(**arguments)
     assert raised.value.code == code
     assert raised.value.field == field
-    assert raised.value.status_code == 400
+    assert raised.value.http_status == 400
     assert AnalysisRequest.objects.count() == 0
 
 
@@ -115,7 +115,7 @@ def test_retry_refuses_other_states(status):
     request = _request(status=status)
     with pytest.raises(StateConflict) as raised:
         services.retry_request(request.id)
-    assert raised.value.status_code == 409
+    assert raised.value.http_status == 409
     assert status in raised.value.message
     request.refresh_from_db()
     assert request.status == status
@@ -203,3 +203,14 @@ def test_a_dead_run_is_recovered_a_live_one_is_left_and_too_many_deaths_fail(
     assert slow_but_alive.status == "processing"
     assert fresh.status == "processing"
     assert _enqueued(callbacks) == 1
+
+
+def test_a_url_submission_is_refused_by_a_full_disk_whichever_door(settings, tmp_path):
+    from storage_app.disk import InsufficientStorageError
+
+    settings.STORAGE_ROOT = tmp_path
+    settings.STORAGE_DISK_WARNING_PERCENT = settings.STORAGE_DISK_CRITICAL_PERCENT = 1
+    settings.MEDIA_ANALYSIS_ALLOW_PRIVATE_NETWORKS = True
+    with pytest.raises(InsufficientStorageError):
+        services.submit_url_request(media_url="https://93.184.215.14/a.mp4", prompt="p")
+    assert not AnalysisRequest.objects.exists()

@@ -12,6 +12,7 @@ import pytest
 from analysis import services
 from analysis.models import AnalysisRequest, AnalysisResult
 from tests.analysis.conftest import chunks_of
+from tests.conftest import force_status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -52,9 +53,7 @@ def test_an_abandoned_request_is_recovered_and_completed_once(
     # Pretend its worker died mid-way a minute ago: processing, stale heartbeat, no result.
     AnalysisResult.objects.filter(request=request).delete()
     long_ago = timezone.now() - timedelta(minutes=1)
-    AnalysisRequest.objects.filter(pk=request.id).update(
-        status="processing", started_at=long_ago, heartbeat_at=long_ago
-    )
+    force_status(request.id, "processing", started_at=long_ago, heartbeat_at=long_ago)
     assert recover_abandoned()["recovered"] == 1
     done = _wait_for_status(request.id, {"completed", "failed"})
     assert done.status == "completed"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from analysis import services
 from analysis.models import AnalysisRequest, AnalysisStatus
 from tests.api.conftest import error_of, make_request
+from tests.conftest import force_status
 
 pytestmark = pytest.mark.django_db
 
@@ -106,9 +107,7 @@ def test_soft_deleted_and_other_users_requests_never_appear(alice, bob, staff):
     theirs = make_request(bob.user)
     assert ids(alice.client.get(HISTORY)) == [str(mine.id)]
     assert set(ids(staff.client.get(HISTORY))) == {str(mine.id), str(theirs.id)}
-    AnalysisRequest.objects.filter(pk=deleted.pk).update(
-        status=AnalysisStatus.COMPLETED
-    )  # deleted_at stays
+    force_status(deleted.pk, AnalysisStatus.COMPLETED)  # deleted_at stays
     assert ids(alice.client.get(HISTORY)) == [str(mine.id)]
 
 

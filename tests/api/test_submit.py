@@ -57,11 +57,15 @@ def test_a_url_submission_is_accepted_with_its_ids_and_links(alice, allow_local_
 def test_the_task_is_queued_with_the_correlation_id_after_commit(
     alice, allow_local_media, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from analysis import tasks
+    from analysis import outbox
 
     sent = []
     monkeypatch.setattr(
-        tasks.analyse_request, "apply_async", lambda args, headers: sent.append((args, headers))
+        outbox,
+        "send_task",
+        lambda name, args, headers: (
+            sent.append((args, headers)) if name == outbox.ANALYSE_TASK else None
+        ),
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = submit(alice)

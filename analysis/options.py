@@ -1,0 +1,110 @@
+"""What a caller may ask of one analysis beyond the prompt, and how a stored media
+reference is spelled. Pure: settings read the grid and resolution rules from here
+at start-up, so nothing heavier than ``django.conf`` is imported at module level.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from media_analysis.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from analysis.processing import ProcessingOptions
+
+# An uploaded file's request stores this instead of a URL: upload://<request id>.
+UPLOAD_URL_SCHEME = "upload://"
+
+# The providers a request (or MEDIA_ANALYSIS_DEFAULT_PROVIDER) may name; what each
+# one is lives in analysis/providers/registry.py.
+BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI = "builtin", "openrouter", "novita", "openai", "gemini"
+PROVIDER_NAMES: tuple[str, ...] = (BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI)
+
+OPTION_NAMES = ("frames", "grid", "resolution", "force")
+_GRID = re.compile(r"([1-9]|10)x([1-9]|10)")
+_RESOLUTION = re.compile(r"(\d{3,4})x(\d{3,4})")
+MIN_SIZE, MAX_SIZE = (320, 240), (7680, 4320)
+
+
+def parse_grid(text: str) -> tuple[int, int] | None:
+    """``"2x3"`` -> (2, 3): columns and rows, 1 to 10 each; None if not a grid."""
+    match = _GRID.fullmatch(text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def parse_resolution(text: str) -> tuple[int, int] | None:
+    """``"1920x1080"`` -> (1920, 1080), between 320x240 and 7680x4320; else None."""
+    match = _RESOLUTION.fullmatch(text)
+    if not match:
+        return None
+    width, height = int(match[1]), int(match[2])
+    fits = MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]
+    return (width, height) if fits else None
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Per-request processing options; unknown keys are refused, not ignored."""
+
+    frames: int
+    grid: str
+    resolution: str
+    force: bool = False
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> AnalysisOptions:
+        raw = dict(raw or {})
+        unknown = set(raw) - set(OPTION_NAMES)
+        if unknown:
+            raise InvalidRequest(
+                "unknown_option",
+                f"Unknown option(s): {', '.join(sorted(unknown))}. "
+                f"Allowed: {', '.join(OPTION_NAMES)}.",
+                field="options",
+            )
+        grid = str(raw.get("grid", settings.CONTACT_SHEET_GRID))
+        cells = parse_grid(grid)
+        if cells is None:
+            raise InvalidRequest(
+                "invalid_grid",
+                "grid must look like COLSxROWS with 1 to 10 each, e.g. 2x3.",
+                field="options.grid",
+            )
+        resolution = str(raw.get("resolution", settings.CONTACT_SHEET_RESOLUTION))
+        if parse_resolution(resolution) is None:
+            raise InvalidRequest(
+                "invalid_resolution",
+                "resolution must be WIDTHxHEIGHT between 320x240 and 7680x4320.",
+                field="options.resolution",
+            )
+        most = cells[0] * cells[1]
+        frames = raw.get("frames", most)
+        if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= most:
+            raise InvalidRequest(
+                "invalid_frames",
+                f"frames must be a whole number from 1 to {most} (the grid's cells).",
+                field="options.frames",
+            )
+        force = raw.get("force", False)
+        if not isinstance(force, bool):
+            raise InvalidRequest(
+                "invalid_force", "force must be true or false.", field="options.force"
+            )
+        return cls(frames=frames, grid=grid, resolution=resolution, force=force)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def processing(self) -> ProcessingOptions:
+        """These options in the form ``analysis.processing`` takes."""
+        # Imported here: processing pulls in PyAV, NumPy and Pillow, and this module
+        # is read by settings at every process start.
+        from analysis.processing import ProcessingOptions
+
+        return ProcessingOptions(
+            frames_count=self.frames, grid=self.grid, resolution=self.resolution
+        )
