@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from analysis.options import BUILTIN, PROVIDER_NAMES, parse_grid, parse_resolution
 from media_analysis.env import (
     env_bool,
     env_choice,
@@ -457,15 +458,17 @@ require_below(
 MEDIA_ANALYSIS_MAX_PROMPT_CHARS = env_int(
     "MEDIA_ANALYSIS_MAX_PROMPT_CHARS", 10_000, minimum=1, maximum=1_000_000
 )
+# The same rules as a request's options (analysis/options.py).
 CONTACT_SHEET_GRID = env_str("CONTACT_SHEET_GRID", "2x3")
-if not re.fullmatch(r"([1-9]|10)x([1-9]|10)", CONTACT_SHEET_GRID):
+if parse_grid(CONTACT_SHEET_GRID) is None:
     raise ImproperlyConfigured(
         f"CONTACT_SHEET_GRID={CONTACT_SHEET_GRID!r} must be COLSxROWS, 1..10 each"
     )
 CONTACT_SHEET_RESOLUTION = env_str("CONTACT_SHEET_RESOLUTION", "1920x1080")
-if not re.fullmatch(r"\d{3,4}x\d{3,4}", CONTACT_SHEET_RESOLUTION):
+if parse_resolution(CONTACT_SHEET_RESOLUTION) is None:
     raise ImproperlyConfigured(
-        f"CONTACT_SHEET_RESOLUTION={CONTACT_SHEET_RESOLUTION!r} must be WIDTHxHEIGHT, e.g. 1920x1080"
+        f"CONTACT_SHEET_RESOLUTION={CONTACT_SHEET_RESOLUTION!r} must be WIDTHxHEIGHT "
+        "between 320x240 and 7680x4320, e.g. 1920x1080"
     )
 # Recovery (analysis/recovery.py): a running analysis renews its heartbeat every
 # ANALYSIS_HEARTBEAT_SECONDS; one whose heartbeat is older than ANALYSIS_LEASE_SECONDS
@@ -493,8 +496,8 @@ if env_str("MEDIA_ANALYSIS_STUCK_AFTER_SECONDS"):
 # Model providers (analysis/providers/). Keys are read here only; never logged.
 MEDIA_ANALYSIS_DEFAULT_PROVIDER = env_choice(
     "MEDIA_ANALYSIS_DEFAULT_PROVIDER",
-    "builtin",
-    {"builtin", "openrouter", "novita", "openai", "gemini"},
+    BUILTIN,
+    set(PROVIDER_NAMES),
 )
 PROVIDER_TIMEOUT = env_float("PROVIDER_TIMEOUT", 120.0, minimum=1, maximum=1200)
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 10.0, minimum=0.1, maximum=120)

@@ -4,9 +4,11 @@ the rules (prompt length, known providers, the URL guard, options) live in
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -121,15 +123,33 @@ class LinksSerializer(serializers.Serializer):
     delete = serializers.CharField()
 
 
+_LINK_ROUTES = {
+    "status": "media-status",
+    "contact_sheet": "media-contact-sheet",
+    "retry": "media-retry",
+    "cancel": "media-cancel",
+    "delete": "media-delete",
+}
+_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+@functools.cache
+def _link_templates() -> tuple[tuple[str, str], ...]:
+    # Reversed once (a history page links 100 requests): each URL with a
+    # placeholder id, filled in per request.
+    return tuple(
+        (name, reverse(route, kwargs={"id": _PLACEHOLDER})) for name, route in _LINK_ROUTES.items()
+    )
+
+
 def links_for(request_id: Any) -> dict[str, str]:
-    base = f"/api/media/{request_id}"
-    return {
-        "status": f"/api/media/status/{request_id}",
-        "contact_sheet": f"{base}/contact-sheet",
-        "retry": f"{base}/retry",
-        "cancel": f"{base}/cancel",
-        "delete": base,
-    }
+    """The paths of what a caller can do with a request, from the URL configuration."""
+    request_id = str(request_id)
+    return {name: path.replace(_PLACEHOLDER, request_id) for name, path in _link_templates()}
+
+
+def status_path(request_id: Any) -> str:
+    return links_for(request_id)["status"]
 
 
 class AcceptedSerializer(serializers.Serializer):

@@ -36,6 +36,7 @@ from analysis.api.serializers import (
     ErrorSerializer,
     HistoryItemSerializer,
     StatusSerializer,
+    status_path,
 )
 from analysis.api.throttling import TokenRateThrottle, parse_rate, throttle_key
 from analysis.api.uploads import use_upload_handler
@@ -43,7 +44,6 @@ from analysis.models import AnalysisRequest, AnalysisResult
 from audit.queries import trail_for
 from media_analysis.context import current_correlation_id
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
-from storage_app.disk import ensure_space_for_write
 from storage_app.layout import UnsafePathError, path_of_record
 from storage_app.models import ContactSheet
 
@@ -231,7 +231,6 @@ class MediaViewSet(viewsets.GenericViewSet):
                     **common,
                 )
         else:
-            ensure_space_for_write()
             described = {**common, "media_url": fields.get("media_url")}
 
             def submit() -> AnalysisRequest:
@@ -245,7 +244,7 @@ class MediaViewSet(viewsets.GenericViewSet):
             fields_fingerprint=idempotency.fingerprint(described),
             submit=submit,
         )
-        headers = {"Location": f"/api/media/status/{analysis.id}"}
+        headers = {"Location": status_path(analysis.id)}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(AcceptedSerializer.of(analysis), status=202, headers=headers)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from analysis.options import BUILTIN, GEMINI, NOVITA, OPENAI, OPENROUTER, PROVIDER_NAMES
 from analysis.providers.base import (
     PROVIDER_UNKNOWN,
     Provider,
@@ -20,14 +21,6 @@ from analysis.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
-
-BUILTIN = "builtin"
-OPENROUTER = "openrouter"
-NOVITA = "novita"
-OPENAI = "openai"
-GEMINI = "gemini"
-
-PROVIDER_NAMES: tuple[str, ...] = (BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI)
 
 
 def _builtin() -> Provider:
