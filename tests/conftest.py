@@ -116,6 +116,17 @@ def celery_worker_parameters():
     }
 
 
+@pytest.fixture
+def storage_root(tmp_path, settings) -> Path:
+    """``STORAGE_ROOT`` for one test: an empty folder of its own, already there (as
+    an installed service's is), given resolved (as ``storage_app.layout`` compares
+    paths)."""
+    root = (tmp_path / "storage").resolve()
+    root.mkdir()
+    settings.STORAGE_ROOT = root
+    return root
+
+
 def server_connection():
     """An autocommit connection to the test server's maintenance database, for
     statements that cannot run in a transaction (CREATE / DROP DATABASE)."""

@@ -52,13 +52,6 @@ def outsider_client(client, django_user_model):
     return client
 
 
-@pytest.fixture
-def storage_root(tmp_path, settings) -> Path:
-    settings.STORAGE_ROOT = tmp_path / "storage"
-    settings.STORAGE_ROOT.mkdir()
-    return settings.STORAGE_ROOT
-
-
 def jpeg_bytes(size=(60, 40), colour=(200, 30, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, "JPEG")

@@ -1,5 +1,5 @@
-"""Fixtures for pipeline tests: a storage root of each test's own and media files
-made on the spot (tests/processing/media_factory.py)."""
+"""Fixtures for pipeline tests: media files made on the spot
+(tests/processing/media_factory.py). The storage root is tests/conftest.py's."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.processing.media_factory import make_image, make_video
-
-
-@pytest.fixture
-def storage_root(tmp_path, settings) -> Path:
-    root = tmp_path / "storage"
-    settings.STORAGE_ROOT = root
-    return root.resolve()
 
 
 @pytest.fixture(scope="session")

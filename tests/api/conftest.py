@@ -35,10 +35,8 @@ def clean_redis():
 
 
 @pytest.fixture(autouse=True)
-def storage_root(settings, tmp_path):
-    settings.STORAGE_ROOT = tmp_path / "storage"
-    settings.STORAGE_ROOT.mkdir()
-    return settings.STORAGE_ROOT
+def _own_storage_root(storage_root):
+    """Every API test writes into a storage root of its own (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -33,14 +33,6 @@ def media(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def storage_root(settings, tmp_path) -> Path:
-    root = (tmp_path / "storage").resolve()
-    root.mkdir()
-    settings.STORAGE_ROOT = root
-    return root
-
-
-@pytest.fixture
 def alice(transactional_db) -> Caller:
     return make_caller("alice")
 

@@ -1,5 +1,5 @@
-"""Fixtures for the storage tests: a storage root of each test's own, and requests
-to hang media_files rows on (real PostgreSQL)."""
+"""Fixtures for the storage tests: requests to hang media_files rows on (real
+PostgreSQL). The storage root is tests/conftest.py's."""
 
 from __future__ import annotations
 
@@ -12,13 +12,6 @@ import pytest
 
 from storage_app.layout import Category, build_path, make_folders
 from storage_app.models import MediaFile
-
-
-@pytest.fixture
-def storage_root(tmp_path, settings) -> Path:
-    root = tmp_path / "storage"
-    settings.STORAGE_ROOT = root
-    return root.resolve()
 
 
 @pytest.fixture

@@ -236,7 +236,6 @@ time.sleep(120)
 @pytest.fixture
 def lock_holder(storage_root):
     """Another real process holding .cleanup.lock (killed with SIGKILL afterwards)."""
-    storage_root.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(storage_root / LOCK_FILENAME)],
         stdout=subprocess.PIPE,

@@ -60,7 +60,6 @@ def test_ensure_space_refuses_at_critical_with_a_507(storage_root, settings):
 
 def test_a_write_that_would_cross_critical_is_refused(storage_root, settings):
     settings.STORAGE_DISK_CRITICAL_PERCENT = 100
-    storage_root.mkdir(parents=True)
     usage = measure_disk()
     with pytest.raises(InsufficientStorageError):
         ensure_space_for_write(usage.free_bytes + 1)
@@ -68,7 +67,6 @@ def test_a_write_that_would_cross_critical_is_refused(storage_root, settings):
 
 @pytest.mark.django_db
 def test_readiness_reports_levels(storage_root, settings):
-    storage_root.mkdir(parents=True)
     settings.STORAGE_DISK_WARNING_PERCENT = 100
     settings.STORAGE_DISK_CRITICAL_PERCENT = 100
     assert readiness_check()["status"] == "ok"
@@ -81,7 +79,6 @@ def test_readiness_reports_levels(storage_root, settings):
 
 @pytest.mark.django_db
 def test_health_readiness_uses_the_storage_rule(client, storage_root, settings):
-    storage_root.mkdir(parents=True)
     settings.STORAGE_DISK_WARNING_PERCENT = 1
     settings.STORAGE_DISK_CRITICAL_PERCENT = 1
     response = client.get("/health/ready")
@@ -103,7 +100,6 @@ def test_a_storage_root_that_cannot_be_measured_takes_the_instance_offline(
 
 
 def test_gauges_are_set(storage_root):
-    storage_root.mkdir(parents=True)
     usage = measure_disk()
     assert REGISTRY.get_sample_value("media_analysis_storage_disk_free_bytes") == usage.free_bytes
     assert REGISTRY.get_sample_value("media_analysis_storage_disk_used_bytes") == usage.used_bytes
@@ -132,7 +128,6 @@ def test_category_gauges_sum_live_rows(storage_root, make_request):
 
 
 def test_gauges_appear_on_the_metrics_page(client, storage_root):
-    storage_root.mkdir(parents=True)
     measure_disk()
     body = client.get("/metrics", **SCRAPE).content.decode()
     assert "media_analysis_storage_disk_used_percent" in body

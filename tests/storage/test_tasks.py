@@ -47,7 +47,6 @@ def test_a_busy_lock_makes_the_tasks_skip(storage_root):
 
 
 def test_the_check_task_returns_the_report(storage_root):
-    storage_root.mkdir(parents=True)
     (storage_root / "outputs").mkdir()
     result = tasks.check_storage.apply().get()
     assert result["problem_count"] == 0
