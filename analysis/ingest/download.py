@@ -11,11 +11,12 @@ arrives; Content-Length is used only to refuse early, never trusted as a bound.
 Name resolution is the one step outside the deadline: getaddrinfo has no timeout of
 its own, and is bounded by the system resolver's (resolv.conf ``timeout``/``attempts``).
 
-Usage by the storage writer, which hashes and writes chunks::
+Usage, as the pipeline does it (``analysis.ingest.store.store_incoming_media``
+hashes the chunks, enforces the size limit and writes them atomically)::
 
     with open_download(url) as media:
-        stored = write_stream(media.chunks())
-        result = media.result()
+        incoming = store_incoming_media(request_id, media.chunks())
+        result = media.result()  # final URL, status, content type, size, redirects
 
 or, with a callback, ``download_to(url, write) -> DownloadResult``.
 """
