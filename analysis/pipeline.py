@@ -35,6 +35,7 @@ from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from audit.recording import audited_update
+from media_analysis.errors import ServiceError
 from storage_app.layout import (
     CONTACT_SHEET_NAME,
     RESULT_NAME,
@@ -52,15 +53,6 @@ from storage_app.writer import store_file
 logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "internal_error"
-
-
-class StageFailure(Exception):
-    """A stage ended the analysis: the request becomes ``failed`` with this code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code[:50]
-        self.message = message
 
 
 class Cancelled(Exception):
@@ -100,12 +92,14 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
             return "skipped"
         run = Run(request=request, options=AnalysisOptions.parse(request.metadata.get("options")))
         try:
-            with recovery.Heartbeat(request.id), _domain_errors_fail_the_stage():
+            with recovery.Heartbeat(request.id):
                 _analyse(run)
         except Cancelled:
             return "cancelled"
-        except StageFailure as failure:
-            _fail(run, failure.code, failure.message)
+        except ServiceError as failure:
+            # Every error media, downloads, storage and providers raise by design:
+            # its code and message become the request's. Anything else is a bug.
+            _fail(run, failure.code, failure.failure_message)
             return "failed"
         except Exception as exc:
             if _is_database_outage(exc):
@@ -154,12 +148,12 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
             .first()
         )
         if row is None or row.deleted_at is not None:
-            raise StageFailure(
+            raise ServiceError(
                 "media_missing", "The uploaded file is no longer stored (retention)."
             )
         path = path_of_record(row.relative_path, row.storage_path)
         if not path.exists():
-            raise StageFailure("media_missing", "The uploaded file is missing from storage.")
+            raise ServiceError("media_missing", "The uploaded file is missing from storage.")
         from analysis.processing.detect import detect_media
 
         detected = detect_media(path)
@@ -183,7 +177,7 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
     request.media_type = detected.media_type
     invalidate_request(request)
     if detected.media_type == MediaType.UNKNOWN:
-        raise StageFailure(
+        raise ServiceError(
             "unsupported_media",
             "The file is not a video, audio, image or document type this service can analyse.",
         )
@@ -233,11 +227,8 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
     from analysis.providers.base import ProviderError
 
     request = run.request
-    try:
-        provider = get_provider(request.provider)
-        model = provider.resolve_model(request.metadata.get("requested_model"))
-    except ProviderError as exc:
-        raise StageFailure(exc.code, exc.message) from None
+    provider = get_provider(request.provider)
+    model = provider.resolve_model(request.metadata.get("requested_model"))
     request.prompt_hash = prompt_hash(
         media.get("sha256") or request.media_url, request.prompt, provider.name, model
     )
@@ -263,7 +254,8 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
     try:
         result = provider.analyse(provider_request)
     except ProviderError as exc:
-        raise StageFailure(exc.code, f"{provider.name}: {exc.message}") from None
+        exc.provider = provider.name  # the failed request names who failed it
+        raise
     return {
         "result_text": result.text,
         "model_used": result.model_used,
@@ -434,25 +426,6 @@ def _check_still_wanted(run: Run) -> None:
     )
     if status != AnalysisStatus.PROCESSING:
         raise Cancelled()
-
-
-@contextmanager
-def _domain_errors_fail_the_stage() -> Iterator[None]:
-    """The errors media, downloads and storage raise by design become the request's
-    error_code and message; anything else is a bug and is logged as one."""
-    from analysis.ingest.errors import IngestError
-    from analysis.processing.errors import MediaProcessingError
-    from storage_app.disk import InsufficientStorageError
-    from storage_app.writer import FileTooLargeError
-
-    try:
-        yield
-    except (IngestError, MediaProcessingError) as exc:
-        raise StageFailure(str(exc.code), exc.message) from None
-    except FileTooLargeError as exc:
-        raise StageFailure("download_too_large", str(exc)) from None
-    except InsufficientStorageError as exc:
-        raise StageFailure("insufficient_storage", str(exc)) from None
 
 
 def _is_database_outage(exc: Exception) -> bool:

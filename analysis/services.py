@@ -148,7 +148,9 @@ def submit_upload_request(
     fields = _validated_fields(prompt, provider, model, media_type, options)
     request_id = uuid.uuid4()
     name = (original_filename or "")[:1000] or None
-    stored = store_incoming_media(request_id, chunks, expected_bytes=expected_bytes)
+    stored = store_incoming_media(
+        request_id, chunks, expected_bytes=expected_bytes, source="upload"
+    )
     with stored.discard_on_error(), transaction.atomic():
         request = AnalysisRequest.objects.create(
             id=request_id,

@@ -1,4 +1,8 @@
-# The Celery app is loaded with Django so that @shared_task binds to it.
-from media_analysis.celery import app as celery_app
+"""The project package: settings, URLs, the Celery app, health, resilience.
 
-__all__ = ("celery_app",)
+The Celery app lives in ``media_analysis.celery``: ``celery -A media_analysis``
+finds it there, and the web imports it where it publishes tasks
+(``analysis.outbox``). It is not imported here, so that the package's pure
+modules (``errors``, ``env``) can be used without Django or Celery, by media
+processing for one.
+"""

@@ -32,12 +32,28 @@ class ServiceError(Exception):
         if http_status is not None:
             self.http_status = http_status
 
+    def __str__(self) -> str:
+        return self.message
+
+    def details(self) -> dict[str, Any]:
+        """Fields beyond code, message and field in the API's error object."""
+        return {}
+
+    def http_headers(self) -> dict[str, str]:
+        """Headers the HTTP answer carries (``Retry-After``, say)."""
+        return {}
+
+    @property
+    def failure_message(self) -> str:
+        """What a request failed by this error records as its ``error_message``."""
+        return self.message
+
     def as_dict(self) -> dict[str, Any]:
         """The ``error`` object of an API answer."""
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
-        return body
+        return {**body, **self.details()}
 
 
 class InvalidRequest(ServiceError):

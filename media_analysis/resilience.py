@@ -48,6 +48,7 @@ from media_analysis.breaker import (
     RedisStore,
     StoreUnavailable,
 )
+from media_analysis.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -76,21 +77,22 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
 REDIS_ERRORS = _redis_errors()
 
 
-class DependencyUnavailable(Exception):
+class DependencyUnavailable(ServiceError):
     """PostgreSQL (or another dependency) cannot be used now: answer 503 with
     ``Retry-After`` and try again later. Nothing was written."""
 
-    status_code = 503
+    http_status = 503
 
     def __init__(self, dependency: str, message: str, *, retry_after: int):
-        super().__init__(message)
+        super().__init__(f"{dependency}_unavailable", message)
         self.dependency = dependency
-        self.message = message
         self.retry_after = retry_after
-        self.code = f"{dependency}_unavailable"
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "retry_after": self.retry_after}
+    def details(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 # -------------------------------------------------------------------- breakers

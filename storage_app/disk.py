@@ -21,6 +21,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from prometheus_client import Gauge
 
+from media_analysis.errors import ServiceError
 from storage_app.layout import DATED_CATEGORIES, make_root, storage_root
 
 logger = logging.getLogger(__name__)
@@ -76,27 +77,18 @@ class DiskUsage:
         return 100.0 * (self.used_bytes + extra_bytes) / usable if usable else 100.0
 
 
-class InsufficientStorageError(Exception):
-    """Storage is (nearly) full: new uploads and downloads are refused.
+class InsufficientStorageError(ServiceError):
+    """Storage is (nearly) full: new uploads and downloads are refused (507)."""
 
-    Carries what an HTTP layer needs, without depending on DRF: ``status_code``
-    (507), a stable ``code`` and a human ``message``; ``as_response()`` gives a
-    Django ``JsonResponse``.
-    """
-
-    status_code = 507
-    code = "insufficient_storage"
+    http_status = 507
 
     def __init__(self, message: str, *, used_percent: float | None = None):
-        super().__init__(message)
-        self.message = message
+        super().__init__("insufficient_storage", message)
         self.used_percent = used_percent
 
-    def as_dict(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message}}
-
     def as_response(self) -> JsonResponse:
-        return JsonResponse(self.as_dict(), status=self.status_code)
+        """The answer outside DRF (the upload handler refuses before a view runs)."""
+        return JsonResponse({"error": self.as_dict()}, status=self.http_status)
 
 
 def measure_disk() -> DiskUsage:

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from media_analysis.errors import ServiceError
 from storage_app.disk import InsufficientStorageError, ensure_space_for_write
 from storage_app.layout import (
     FILE_MODE,
@@ -45,11 +46,13 @@ CHUNK_SIZE = 1024 * 1024
 SPACE_CHECKED_CATEGORIES = frozenset({Category.UPLOADS})
 
 
-class FileTooLargeError(ValueError):
+class FileTooLargeError(ServiceError):
     """The source exceeded ``max_bytes``; nothing was kept."""
 
-    def __init__(self, max_bytes: int):
-        super().__init__(f"file exceeds the limit of {max_bytes} bytes")
+    http_status = 413
+
+    def __init__(self, max_bytes: int, *, code: str = "file_too_large", field: str | None = None):
+        super().__init__(code, f"The file exceeds the limit of {max_bytes} bytes.", field=field)
         self.max_bytes = max_bytes
 
 

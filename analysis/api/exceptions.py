@@ -1,7 +1,8 @@
 """Every API error as one JSON shape: ``{"error": {"code", "message", "field"?, ...}}``.
 
-Domain errors carry their own status (service refusals 400/404/409, ingest errors
-their ``http_status``, storage 413/507); a database outage is 503 with Retry-After;
+Domain errors are ``ServiceError``s and carry their own status, body fields and
+headers (refusals 400/404/409/422, storage 413/507, a database outage 503 with
+Retry-After);
 DRF's own errors keep their status and headers (401 with WWW-Authenticate, 429 with
 Retry-After). Anything unexpected is logged and answered 500 in the same shape,
 never with a stack trace.
@@ -20,24 +21,17 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from analysis.ingest.errors import IngestError
 from media_analysis.errors import ServiceError
-from media_analysis.resilience import DATABASE_ERRORS, DependencyUnavailable, database_unavailable
-from storage_app.disk import InsufficientStorageError
-from storage_app.writer import FileTooLargeError
+from media_analysis.resilience import DATABASE_ERRORS, database_unavailable
 
 logger = logging.getLogger(__name__)
 
 
-class ApiError(exceptions.APIException):
+class ApiError(ServiceError):
     """An API-level refusal with a stable code (bad id, idempotency conflict, ...)."""
 
     def __init__(self, status_code: int, code: str, message: str, *, field: str | None = None):
-        super().__init__(detail=message, code=code)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-        self.field = field
+        super().__init__(code, message, field=field, http_status=status_code)
 
 
 def not_found() -> ApiError:
@@ -58,30 +52,12 @@ def error_response(
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
-    if isinstance(exc, ApiError):
-        return error_response(exc.status_code, exc.code, exc.message, field=exc.field)
-    if isinstance(exc, ServiceError):
-        return error_response(exc.http_status, exc.code, exc.message, field=exc.field)
-    if isinstance(exc, IngestError):
-        return error_response(exc.http_status, exc.code.value, exc.message)
-    if isinstance(exc, FileTooLargeError):
-        return error_response(
-            413,
-            "upload_too_large",
-            f"The file exceeds the limit of {exc.max_bytes} bytes.",
-            field="file",
-        )
-    if isinstance(exc, InsufficientStorageError):
-        return error_response(exc.status_code, exc.code, exc.message)
     if isinstance(exc, DATABASE_ERRORS):
         exc = database_unavailable()
-    if isinstance(exc, DependencyUnavailable):
-        return error_response(
-            503,
-            exc.code,
-            exc.message,
-            headers={"Retry-After": str(exc.retry_after)},
-            retry_after=exc.retry_after,
+    if isinstance(exc, ServiceError):  # every domain error: one translation
+        set_rollback()
+        return Response(
+            {"error": exc.as_dict()}, status=exc.http_status, headers=exc.http_headers()
         )
     if isinstance(exc, RequestDataTooBig):
         return error_response(413, "request_too_large", "The request body is too large.")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from media_analysis.errors import ServiceError
+
 
 class IngestErrorCode(StrEnum):
     URL_INVALID = "url_invalid"
@@ -41,14 +43,15 @@ HTTP_STATUS_BY_CODE: dict[IngestErrorCode, int] = {
 }
 
 
-class IngestError(Exception):
+class IngestError(ServiceError):
     """Base of every ingest refusal or failure."""
 
     def __init__(self, code: IngestErrorCode, message: str, http_status: int | None = None):
-        super().__init__(message)
-        self.code = IngestErrorCode(code)
-        self.message = message
-        self.http_status = http_status if http_status is not None else HTTP_STATUS_BY_CODE[code]
+        code = IngestErrorCode(code)
+        super().__init__(
+            code, message, http_status=http_status or HTTP_STATUS_BY_CODE[code], field="media_url"
+        )
+        self.code = code  # a StrEnum: compares and serialises as its value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code.value!r}, {self.message!r})"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 
@@ -35,7 +35,7 @@ from storage_app.layout import (
 )
 from storage_app.models import MediaFile
 from storage_app.records import discard_on_error, record_media_file
-from storage_app.writer import StoredFile, delete_file, store_file
+from storage_app.writer import FileTooLargeError, StoredFile, delete_file, store_file
 
 INCOMING_NAME = "incoming.part"
 
@@ -109,17 +109,23 @@ def store_incoming_media(
     *,
     on_date: date | datetime | None = None,
     expected_bytes: int = 0,
+    source: Literal["upload", "download"] = "download",
 ) -> IncomingMedia:
     """Stream ``chunks`` to ``uploads/…/original.<ext>``, hashing as it goes, with
-    the configured size limit enforced while reading."""
+    the configured size limit enforced while reading (``upload_too_large`` or
+    ``download_too_large``, by ``source``)."""
     ensure_space_for_write(expected_bytes)
-    temporary = store_file(
-        chunks,
-        category=Category.TEMP,
-        request_id=request_id,
-        name=INCOMING_NAME,
-        max_bytes=settings.MEDIA_ANALYSIS_MAX_DOWNLOAD_BYTES,
-    )
+    try:
+        temporary = store_file(
+            chunks,
+            category=Category.TEMP,
+            request_id=request_id,
+            name=INCOMING_NAME,
+            max_bytes=settings.MEDIA_ANALYSIS_MAX_DOWNLOAD_BYTES,
+        )
+    except FileTooLargeError as exc:
+        field = "file" if source == "upload" else "media_url"
+        raise FileTooLargeError(exc.max_bytes, code=f"{source}_too_large", field=field) from None
     try:
         detected = detect_media(temporary.path)
         final_path = build_path(

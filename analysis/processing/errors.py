@@ -7,6 +7,8 @@ the result's ``error_code`` column (VARCHAR(50)), and a message a person can act
 
 from __future__ import annotations
 
+from media_analysis.errors import ServiceError
+
 MAX_CODE_LENGTH = 50
 
 # The codes in use, so callers and tests can refer to them by name.
@@ -23,15 +25,18 @@ MEDIA_NOT_FOUND = "media_not_found"
 PROCESSING_FAILED = "processing_failed"
 
 
-class MediaProcessingError(Exception):
+class MediaProcessingError(ServiceError):
     """Media that cannot be processed, with a code for machines and a message for people."""
+
+    http_status = 422  # well-formed request, media we cannot handle
 
     def __init__(self, code: str, message: str) -> None:
         if not code or len(code) > MAX_CODE_LENGTH:
             raise ValueError(f"error code must be 1..{MAX_CODE_LENGTH} characters: {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
     def __reduce__(self):
         # Keep the two-argument constructor when pickled (Celery results, multiprocessing).

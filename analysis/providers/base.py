@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from analysis.processing.facts import MediaFacts
+from media_analysis.errors import ServiceError
 
 # Error codes (each fits the 50-character ``error_code`` column).
 PROVIDER_TIMEOUT = "provider_timeout"
@@ -99,14 +100,17 @@ class ProviderResult:
     attempts: int = 1
 
 
-class ProviderError(Exception):
+class ProviderError(ServiceError):
     """A provider call that did not produce a result.
 
     ``retryable`` says whether the same request may succeed later (rate limits,
     outages, an open circuit); bad requests and auth failures will not.
-    ``retry_after`` is the provider's own hint in seconds, when it gave one.
-    The message never contains an API key.
+    ``upstream_status`` is the provider's HTTP status, when it answered one, and
+    ``retry_after`` its own hint in seconds, when it gave one. The message never
+    contains an API key.
     """
+
+    http_status = 502  # the provider, behind us, failed
 
     def __init__(
         self,
@@ -114,17 +118,23 @@ class ProviderError(Exception):
         message: str,
         *,
         retryable: bool,
-        status_code: int | None = None,
+        upstream_status: int | None = None,
         retry_after: float | None = None,
         provider: str | None = None,
     ) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.retryable = retryable
-        self.status_code = status_code
+        self.upstream_status = upstream_status
         self.retry_after = retry_after
         self.provider = provider
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    @property
+    def failure_message(self) -> str:
+        # A failed request names the provider that failed it.
+        return f"{self.provider}: {self.message}" if self.provider else self.message
 
 
 def clip_model_name(name: str) -> str:
@@ -242,7 +252,7 @@ def error_for_status(
         code,
         detail,
         retryable=retryable,
-        status_code=status,
+        upstream_status=status,
         retry_after=retry_after,
         provider=provider,
     )

@@ -197,7 +197,7 @@ class OpenAICompatibleProvider(Provider):
                 PROVIDER_BAD_RESPONSE,
                 f"HTTP {response.status_code} with a body that is not JSON",
                 retryable=True,
-                status_code=response.status_code,
+                upstream_status=response.status_code,
             ) from None
         if not isinstance(payload, dict):
             raise ProviderError(

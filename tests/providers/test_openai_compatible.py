@@ -214,7 +214,7 @@ def test_retries_run_out_on_a_persistent_500(httpserver, settings, fast_retry):
         provider_for("openai", httpserver, settings, fast_retry).analyse(REQUEST)
 
     assert caught.value.code == "provider_unavailable"
-    assert caught.value.status_code == 500
+    assert caught.value.upstream_status == 500
     assert "internal error" in caught.value.message
     assert len(httpserver.log) == 4  # 1 + 3 retries
 

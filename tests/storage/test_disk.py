@@ -49,7 +49,7 @@ def test_ensure_space_refuses_at_critical_with_a_507(storage_root, settings):
     with pytest.raises(InsufficientStorageError) as refused:
         ensure_space_for_write()
     error = refused.value
-    assert error.status_code == 507
+    assert error.http_status == 507
     assert "refused until space is freed" in error.message
     response = error.as_response()
     assert response.status_code == 507

@@ -161,7 +161,7 @@ def test_writes_into_uploads_are_refused_when_the_disk_is_critical(storage_root,
     settings.STORAGE_DISK_CRITICAL_PERCENT = 0  # any disk is "full"
     with pytest.raises(InsufficientStorageError) as refused:
         store(PAYLOAD)
-    assert refused.value.status_code == 507
+    assert refused.value.http_status == 507
     assert not (storage_root / "uploads").exists()
     # An accepted request's outputs still complete.
     assert store(b"{}", category=Category.OUTPUTS, name="result.json").size_bytes == 2
