@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 
 from analysis import services
 from analysis.models import AnalysisRequest, AnalysisResult
+from analysis.options import PROVIDER_NAMES
 from audit.admin_tools import FastChangeListMixin, ValueListFilter, distinct_values
 from media_analysis.errors import ServiceError
 from storage_app.models import ContactSheet, MediaFile
@@ -42,10 +43,6 @@ class ProviderFilter(ValueListFilter):
     field = "provider"
 
     def values(self, request) -> list[str]:
-        try:
-            from analysis.providers import PROVIDER_NAMES
-        except ImportError:
-            return []
         return list(PROVIDER_NAMES)
 
 

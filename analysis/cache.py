@@ -300,6 +300,20 @@ def forget_tokens(digests: list[str]) -> None:
 
 
 # -------------------------------------------------------------- invalidation
+def forget_everything(**_: Any) -> None:
+    """Every cached answer and token lookup describes a database that is gone (a
+    restore replaced it): a new epoch makes every cached status and history page
+    stale, and the token lookups go. Only this service's keys; Redis down is fine
+    (then nothing is cached)."""
+
+    def forget(client) -> None:
+        client.incr(_epoch_key())
+        for token in client.scan_iter(match=key(TOKEN, "*"), count=1000):
+            client.delete(token)
+
+    redis_call(forget)
+
+
 def invalidate_request(request: Any) -> None:
     """Make every cached view of ``request`` stale: its status, its owner's history
     and the staff-wide history. Call it inside the transaction that changes it."""

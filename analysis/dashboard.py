@@ -29,6 +29,11 @@ from django.utils import timezone
 
 from analysis import charts
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus
+from analysis.options import PROVIDER_NAMES
+from analysis.providers import available_providers
+from analysis.providers.breakers import breaker_state
+from storage_app.backup.status import backup_status, describe_age
+from storage_app.disk import category_bytes, level_for, measure_disk
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ def collect(days: int) -> Dashboard:
         usage=_usage(since),
         storage=_guarded(problems, "storage per category", _storage),
         disk=_guarded(problems, "disk", _disk),
-        breakers=_breakers(problems),
+        breakers=_breakers(),
         generated_at=timezone.now().isoformat(timespec="seconds"),
         problems=problems,
         backup=_guarded(problems, "backups", _backup),
@@ -166,14 +171,10 @@ def _usage(since) -> list[dict[str, Any]]:
 
 
 def _storage() -> dict[str, int]:
-    from storage_app.disk import category_bytes
-
     return category_bytes()
 
 
 def _disk() -> dict[str, Any]:
-    from storage_app.disk import level_for, measure_disk
-
     usage = measure_disk()
     return {
         "used_percent": round(usage.used_percent, 1),
@@ -186,21 +187,12 @@ def _disk() -> dict[str, Any]:
 
 def _backup() -> dict[str, Any]:
     """The newest good backup's age (storage_app/backup/status.py)."""
-    from storage_app.backup.status import backup_status, describe_age
-
     status = backup_status()
     return {**status.as_dict(), "age": describe_age(status.age_seconds)}
 
 
-def _breakers(problems: list[str]) -> list[dict[str, str]]:
-    """Every known provider's breaker, read lazily: the providers package may be
-    missing or Redis unreachable; each state is then "unknown"."""
-    try:
-        from analysis.providers import PROVIDER_NAMES, available_providers
-        from analysis.providers.breakers import breaker_state
-    except ImportError:
-        problems.append("circuit breakers: provider package unavailable")
-        return []
+def _breakers() -> list[dict[str, str]]:
+    """Every known provider's breaker; with Redis unreachable a state is "unknown"."""
     try:
         configured = set(available_providers())
     except Exception:

@@ -19,6 +19,8 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from analysis.cache import forget_tokens
+
 TOKEN_PREFIX = "ma_"  # noqa: S105 (marks our tokens; not a secret)
 
 
@@ -62,8 +64,6 @@ class ApiToken(models.Model):
 
     def revoke(self) -> None:
         """Refuse this token from now on (its cached lookup is dropped too)."""
-        from analysis.cache import forget_tokens
-
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
         forget_tokens([self.digest])
@@ -98,8 +98,6 @@ class IdempotencyKey(models.Model):
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="api_tokens_user_saved")
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="api_tokens_user_deleted")
 def _forget_tokens_of_user(sender, instance, **kwargs) -> None:
-    from analysis.cache import forget_tokens
-
     if instance.pk is None or kwargs.get("update_fields") == frozenset({"last_login"}):
         return
     digests = ApiToken.objects.filter(user_id=instance.pk).values_list("digest", flat=True)
@@ -109,7 +107,5 @@ def _forget_tokens_of_user(sender, instance, **kwargs) -> None:
 @receiver(post_save, sender=ApiToken, dispatch_uid="api_tokens_token_saved")
 @receiver(post_delete, sender=ApiToken, dispatch_uid="api_tokens_token_deleted")
 def _forget_token(sender, instance: ApiToken, created: bool = False, **kwargs) -> None:
-    from analysis.cache import forget_tokens
-
     if not created:
         forget_tokens([instance.digest])

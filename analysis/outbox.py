@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from analysis.models import AnalysisRequest, AnalysisStatus, OutboxEntry
 from media_analysis.celery import app
+from media_analysis.resilience import breaker_states
 from media_analysis.task_context import ANALYSIS_HEADER, CORRELATION_HEADER, HTTP_REQUEST_HEADER
 
 logger = logging.getLogger(__name__)
@@ -109,8 +110,6 @@ def flush(now=None) -> dict[str, int]:
 
 
 def _publish_after_commit(request_id: uuid.UUID, headers: dict[str, str]) -> None:
-    from media_analysis.resilience import breaker_states
-
     if breaker_states().get("redis") == "open":
         return  # the broker is this Redis: leave it to the next flush, answer now
     if _publish(request_id, headers) is None:

@@ -32,8 +32,14 @@ from django.db import transaction
 
 from analysis import outbox, recovery, transitions
 from analysis.cache import invalidate_request
+from analysis.ingest.download import open_download
+from analysis.ingest.store import Submission, store_incoming_media
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
+from analysis.processing import process_media
+from analysis.processing.detect import detect_media
+from analysis.providers import get_provider
+from analysis.providers.base import AudioInput, ImageInput, ProviderError, ProviderRequest
 from audit.recording import audited_update
 from media_analysis.errors import ServiceError
 from storage_app.layout import (
@@ -114,8 +120,6 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
 
 # ------------------------------------------------------------------- stages
 def _analyse(run: Run) -> None:
-    from analysis.processing import process_media
-
     with run.stage("ingest"):
         media_path, media = _ingest(run)
     _check_still_wanted(run)
@@ -135,9 +139,6 @@ def _analyse(run: Run) -> None:
 
 def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
     """The media on disk under uploads/, with its detected type and checksum."""
-    from analysis.ingest.download import open_download
-    from analysis.ingest.store import Submission, store_incoming_media
-
     request = run.request
     if request.media_url.startswith(UPLOAD_URL_SCHEME):
         row = (
@@ -154,7 +155,6 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
         path = path_of_record(row.relative_path, row.storage_path)
         if not path.exists():
             raise ServiceError("media_missing", "The uploaded file is missing from storage.")
-        from analysis.processing.detect import detect_media
 
         detected = detect_media(path)
         media = {"sha256": row.checksum, "size_bytes": row.size_bytes}
@@ -223,9 +223,6 @@ def _store_derivatives(run: Run, outcome: Any) -> None:
 
 def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> dict[str, Any]:
     """The result's fields: copied from an identical completed request, or asked."""
-    from analysis.providers import get_provider
-    from analysis.providers.base import ProviderError
-
     request = run.request
     provider = get_provider(request.provider)
     model = provider.resolve_model(request.metadata.get("requested_model"))
@@ -351,8 +348,6 @@ AUDIO_INPUT_MAX_BYTES = 20 * 1024 * 1024
 def _provider_request(
     request: AnalysisRequest, model: str, outcome: Any, media: dict[str, Any], media_path: Path
 ):
-    from analysis.providers.base import AudioInput, ImageInput, ProviderRequest
-
     images = [
         ImageInput(data=Path(path).read_bytes(), mime_type=mime) for path, mime in outcome.images
     ]

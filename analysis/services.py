@@ -18,8 +18,12 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import transitions
+from analysis.ingest.errors import IngestError
+from analysis.ingest.store import Submission, store_incoming_media
+from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, validate_url
 from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
+from analysis.providers import PROVIDER_NAMES, ProviderError, resolve
 from media_analysis.context import current_request_id
 from media_analysis.errors import InvalidRequest, RequestNotFound, StateConflict
 from storage_app.disk import ensure_space_for_write
@@ -50,8 +54,6 @@ def validate_provider(provider: Any, model: Any) -> tuple[str, str | None]:
 
     The provider must exist and be configured now; a model, when named, must be a
     plausible name (whether the provider knows it is only learnt by asking)."""
-    from analysis.providers import PROVIDER_NAMES, ProviderError, resolve
-
     if provider is not None and not isinstance(provider, str):
         raise InvalidRequest("unknown_provider", "provider must be a name.", field="provider")
     if model not in (None, "") and (
@@ -88,9 +90,6 @@ def validate_media_type_hint(media_type: Any) -> str | None:
 def validate_media_url(media_url: Any) -> str:
     """Syntax, scheme and the address rule, checked before anything is stored; the
     download checks the address again (and on every redirect)."""
-    from analysis.ingest.errors import IngestError
-    from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, validate_url
-
     if not isinstance(media_url, str) or not media_url.strip():
         raise InvalidRequest(
             "media_url_required", "media_url (or a file upload) is required.", field="media_url"
@@ -143,8 +142,6 @@ def submit_upload_request(
 ) -> AnalysisRequest:
     """Store an uploaded file under uploads/ and record its request, in one
     transaction; a failure leaves neither the row nor the file."""
-    from analysis.ingest.store import Submission, store_incoming_media
-
     fields = _validated_fields(prompt, provider, model, media_type, options)
     request_id = uuid.uuid4()
     name = (original_filename or "")[:1000] or None

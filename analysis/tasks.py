@@ -9,6 +9,9 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
+from analysis import outbox, recovery
+from analysis.pipeline import run_analysis
+
 logger = logging.getLogger(__name__)
 
 # Who the analysis tasks' changes are made by in the audit log.
@@ -25,8 +28,6 @@ SYSTEM_ACTOR = "system:pipeline"
     max_retries=10,
 )
 def analyse_request(self, request_id: str) -> str:
-    from analysis.pipeline import run_analysis
-
     outcome = run_analysis(request_id)
     logger.info("analysis task finished", extra={"analysis_id": request_id, "outcome": outcome})
     return outcome
@@ -36,8 +37,6 @@ def analyse_request(self, request_id: str) -> str:
 def recover_requests() -> dict[str, int]:
     """Beat, every few seconds, and each worker as it starts: publish what the
     outbox holds (the broker was away), take over what dead workers dropped."""
-    from analysis import outbox, recovery
-
     return {**outbox.flush(), **recovery.recover_abandoned()}
 
 

@@ -8,6 +8,7 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save, pre_save
 
+        # Imported once the app registry is ready, as Django's receivers usually are.
         from audit import receivers
 
         # Connected before auditlog's own receivers ("audit" comes first in

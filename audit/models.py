@@ -43,6 +43,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from audit.receivers import defer_if_set_by_database
 from media_analysis import context
 from media_analysis.db_fields import DbNow, uuid_primary_key
 
@@ -97,11 +98,13 @@ class AuditLogManager(LogEntryManager.from_queryset(AuditLogQuerySet)):
     def log_create(self, instance, force_log: bool = False, **kwargs):
         kwargs.setdefault("table_name", instance._meta.db_table)
         kwargs.setdefault("parent_record_id", parent_record_of(instance))
-        if kwargs.get("changes") and not force_log:
-            from audit.receivers import defer_if_set_by_database
-
-            if defer_if_set_by_database(instance, kwargs):
-                return None  # written after the save, with the database's values
+        deferred = (
+            kwargs.get("changes")
+            and not force_log
+            and defer_if_set_by_database(instance, kwargs, self.write_now)
+        )
+        if deferred:
+            return None  # written after the save, with the database's values
         return super().log_create(instance, force_log=force_log, **kwargs)
 
     def write_now(self, instance, kwargs: dict[str, Any]):

@@ -10,6 +10,7 @@ back from the row.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from auditlog.diff import get_field_value, is_primitive
@@ -20,8 +21,12 @@ from django.utils.encoding import smart_str
 PENDING_ATTRIBUTE = "_audit_pending_entry"
 
 
-def defer_if_set_by_database(instance: Model, kwargs: dict[str, Any]) -> bool:
-    """Hold the entry back when any changed field holds an expression."""
+def defer_if_set_by_database(
+    instance: Model, kwargs: dict[str, Any], write: Callable[[Model, dict[str, Any]], Any]
+) -> bool:
+    """Hold the entry back when any changed field holds an expression; ``write``
+    writes it after the save (the entry manager's own, passed in so that this
+    module needs no model)."""
     fields = [
         field
         for name in kwargs["changes"]
@@ -30,7 +35,7 @@ def defer_if_set_by_database(instance: Model, kwargs: dict[str, Any]) -> bool:
     ]
     if not fields:
         return False
-    instance.__dict__[PENDING_ATTRIBUTE] = (kwargs, fields)
+    instance.__dict__[PENDING_ATTRIBUTE] = (kwargs, fields, write)
     return True
 
 
@@ -45,7 +50,7 @@ def write_pending_entry(sender, instance, using, **kwargs) -> None:
     pending = instance.__dict__.pop(PENDING_ATTRIBUTE, None)
     if pending is None:
         return
-    entry_kwargs, fields = pending
+    entry_kwargs, fields, write = pending
     row = (
         sender._base_manager.using(using)
         .filter(pk=instance.pk)
@@ -64,10 +69,7 @@ def write_pending_entry(sender, instance, using, **kwargs) -> None:
             value = smart_str(value)
         changes[field.name] = (changes[field.name][0], value)
     entry_kwargs["changes"] = changes
-
-    from audit.models import AuditLogEntry
-
-    AuditLogEntry.objects.write_now(instance, entry_kwargs)
+    write(instance, entry_kwargs)
 
 
 def _concrete_field(instance: Model, name: str):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from audit.retention import prune_entries
+
 SYSTEM_ACTOR = "system:audit-retention"
 
 
 @shared_task(name="audit.tasks.prune_audit_log", audit_actor=SYSTEM_ACTOR)
 def prune_audit_log() -> int:
-    from audit.retention import prune_entries
-
     days = settings.AUDIT_RETENTION_DAYS
     if not days:
         return 0

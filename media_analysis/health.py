@@ -23,7 +23,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from media_analysis.celery import app
 from media_analysis.health_runner import Check, CheckRunner, SingleFlight, error
+from media_analysis.resilience import breaker_states, database_breaker_open, redis_available
 
 # A good migrations check is trusted this long: it loads every migration module.
 MIGRATIONS_OK_SECONDS = 60.0
@@ -79,16 +81,12 @@ def check_migrations() -> dict:
 
 
 def check_cache() -> dict:
-    from media_analysis.resilience import redis_available
-
     if not redis_available():
         return {"status": "error", "detail": "Redis unreachable (or its circuit is open)"}
     return {"status": "ok"}
 
 
 def check_broker() -> dict:
-    from media_analysis.celery import app
-
     with app.connection_for_write() as conn:
         # One quick second try; the deadline bounds it anyway.
         conn.ensure_connection(max_retries=1, interval_start=0.1, timeout=2)
@@ -105,8 +103,6 @@ def check_disk() -> dict:
 def check_breakers() -> dict:
     """Not a component: the breakers' states, read concurrently with the checks
     because the database breaker's state is read from Redis."""
-    from media_analysis.resilience import breaker_states, database_breaker_open
-
     return {"status": "ok", "states": breaker_states(), "database_open": database_breaker_open()}
 
 

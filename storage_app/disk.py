@@ -23,6 +23,7 @@ from prometheus_client import Gauge
 
 from media_analysis.errors import ServiceError
 from storage_app.layout import DATED_CATEGORIES, make_root, storage_root
+from storage_app.models import MediaFile
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +168,6 @@ def category_bytes() -> dict[str, int]:
     """Bytes of live indexed files per dated category, summed by the database in one
     query. Rows without a relative path are not counted."""
     from django.db.models import Q, Sum
-
-    from storage_app.models import MediaFile
 
     totals = MediaFile.objects.filter(deleted_at__isnull=True).aggregate(
         **{

@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import models, transaction
 
 from media_analysis.db_fields import DbNow
-from storage_app.layout import Category, retention_for
+from storage_app.layout import Category, retention_for, storage_root
 from storage_app.models import ContactSheet, MediaFile
 from storage_app.writer import StoredFile, delete_file
 
@@ -139,8 +139,6 @@ def indexed_paths(prefix: str) -> set[str]:
     live row knows: a ``media_files`` row without ``deleted_at``, or a contact sheet
     not marked deleted. Rows without a relative path count by their storage path."""
     from django.db.models import Q
-
-    from storage_app.layout import storage_root
 
     root_prefix = f"{storage_root()}/"
     known: set[str] = set()

@@ -34,7 +34,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from analysis import cache
+from analysis.api.authentication import HashedTokenAuthentication
+from analysis.models import AnalysisRequest, AnalysisResult
 from media_analysis.resilience import STATE_VALUES, breaker_states, call_database
+from storage_app.backup.status import metric_families
 from storage_app.disk import refresh_category_gauges_if_due
 
 logger = logging.getLogger(__name__)
@@ -46,8 +49,6 @@ _domain_cache: dict[str, Any] = {"at": 0.0, "value": None}
 
 
 def _domain_counts() -> dict[str, Any] | None:
-    from analysis.models import AnalysisRequest, AnalysisResult
-
     def query() -> dict[str, Any]:
         requests = list(
             AnalysisRequest.objects.order_by().values("status", "provider").annotate(n=Count("id"))
@@ -123,8 +124,6 @@ class ServiceCollector:
             depth.add_metric([queue], length)
         yield depth
 
-        from storage_app.backup.status import metric_families
-
         yield from metric_families()
 
         counts = _domain_counts()
@@ -176,8 +175,6 @@ def may_scrape(request: HttpRequest) -> bool:
         return False
     from rest_framework.exceptions import AuthenticationFailed
     from rest_framework.request import Request
-
-    from analysis.api.authentication import HashedTokenAuthentication
 
     try:
         found = HashedTokenAuthentication().authenticate(Request(request))

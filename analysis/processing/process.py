@@ -107,8 +107,10 @@ def _dispatch(
         "mime_type": detected.mime_type,
         "extension": detected.extension,
     }
+    # Each kind's libraries (PyAV, Pillow, pypdf, pypdfium2) load when that kind is
+    # first processed: the web imports this package only to detect types.
     if detected.media_type == VIDEO:
-        from analysis.processing.video import process_video
+        from analysis.processing.video import process_video  # on first use (see above)
 
         video = process_video(path, work_dir, options)
         return ProcessingOutcome(
@@ -119,17 +121,17 @@ def _dispatch(
             frames=[frame.path for frame in video.frames],
         )
     if detected.media_type == AUDIO:
-        from analysis.processing.audio import process_audio
+        from analysis.processing.audio import process_audio  # on first use
 
         audio = process_audio(path, work_dir, options)
         return ProcessingOutcome(**common, facts=audio.facts, images=[(audio.waveform, PNG)])
     if detected.media_type == IMAGE:
-        from analysis.processing.image import process_image
+        from analysis.processing.image import process_image  # on first use
 
         image = process_image(path, work_dir, options)
         return ProcessingOutcome(**common, facts=image.facts, images=[(image.normalized, JPEG)])
     if detected.media_type == DOCUMENT:
-        from analysis.processing.document import process_document
+        from analysis.processing.document import process_document  # on first use
 
         document = process_document(path, detected.mime_type, work_dir, options)
         return ProcessingOutcome(

@@ -23,14 +23,17 @@ from analysis.providers.base import (
 )
 
 
+# Each factory imports its provider's module (and client library: google-genai is
+# heavy) when that provider is first built: the web mostly just validates names.
 def _builtin() -> Provider:
-    from analysis.providers.builtin import BuiltinProvider
+    from analysis.providers.builtin import BuiltinProvider  # see above: on first use
 
     return BuiltinProvider()
 
 
 def _openai_compatible(name: str) -> Callable[[], Provider]:
     def build() -> Provider:
+        # On first use, like every provider module (see above).
         from analysis.providers.openai_compatible import (
             OpenAICompatibleProvider,
             config_from_settings,
@@ -42,6 +45,7 @@ def _openai_compatible(name: str) -> Callable[[], Provider]:
 
 
 def _gemini() -> Provider:
+    # On first use: google-genai takes a while to import.
     from analysis.providers.gemini import GeminiProvider, config_from_settings
 
     return GeminiProvider(config_from_settings())

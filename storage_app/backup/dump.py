@@ -28,7 +28,8 @@ from django.apps import apps
 from django.conf import settings
 from psycopg import sql
 
-from storage_app.backup.pgtools import PgTools, conninfo
+from storage_app.backup.pgtools import PgTools, conninfo, environment
+from storage_app.models import ContactSheet, MediaFile
 
 # pg_dump waits this long for a table lock (a migration running), then fails.
 LOCK_WAIT_TIMEOUT = "600s"
@@ -153,8 +154,6 @@ def prelude(conn: psycopg.Connection, tables: list[Table]) -> tuple[str, list[st
 def write_live_rows(conn: psycopg.Connection, path: Path) -> int:
     """Every live media_files / contact_sheets row as ``[relative path, checksum]``,
     one per line, sorted by path in byte order; returns how many."""
-    from storage_app.models import ContactSheet, MediaFile
-
     root = f"{settings.STORAGE_ROOT}/"
     query = sql.SQL(_LIVE_ROWS).format(
         files=sql.Identifier(MediaFile._meta.db_table),
@@ -179,8 +178,6 @@ def iter_live_rows(path: Path) -> Iterator[tuple[str, str | None]]:
 
 def run_pg_dump(tools: PgTools, snapshot_id: str, tables: list[Table], output: Path) -> None:
     """``pg_dump -Fc`` of ``tables`` as of ``snapshot_id`` into ``output``."""
-    from storage_app.backup.pgtools import environment
-
     argv = [
         tools.path("pg_dump"),
         "--format=custom",

@@ -35,6 +35,7 @@ from storage_app.layout import (
     Category,
     ensure_inside_root,
     make_folders,
+    make_root,
 )
 from storage_app.locking import StorageBusyError, storage_lock
 
@@ -267,8 +268,6 @@ def restore_files(set_dir: Path, expected_count: int) -> RestoredFiles:
     """Copy every file of the set into the storage root (folders 755, files 644),
     each through a temporary name and checked against its manifest entry while
     copied."""
-    from storage_app.layout import make_root
-
     root = make_root()
     source_root = set_dir / FILES_DIR
     restored = RestoredFiles()

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection
@@ -51,6 +52,8 @@ from storage_app.backup.pgtools import PgTools, choose_tools, conninfo, environm
 from storage_app.backup.record import RESTORE_ACTOR, BackupRun, RunKind, RunStatus
 from storage_app.backup.verify import VerifyReport, verify_set
 from storage_app.layout import UnsafePathError, path_of_record, storage_root
+from storage_app.models import ContactSheet, MediaFile
+from storage_app.signals import database_restored
 
 MAX_LISTED = 50
 # pg_restore's first lines set session parameters; one this server does not know
@@ -167,9 +170,8 @@ def refusals(manifest: Manifest, *, force: bool) -> list[str]:
 
 
 def _request_count() -> int:
-    from analysis.models import AnalysisRequest
-
-    table = AnalysisRequest._meta.db_table
+    # By name, from the app registry: storage_app does not import analysis.
+    table = apps.get_model("analysis", "AnalysisRequest")._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
         if not cursor.fetchone()[0]:
@@ -284,8 +286,6 @@ def compare_counts(manifest: Manifest) -> list[str]:
 
 def check_live_files(report: RestoreReport) -> None:
     """Every live row's file is there with the recorded checksum."""
-    from storage_app.models import ContactSheet, MediaFile
-
     live_files = MediaFile.objects.filter(deleted_at__isnull=True).values_list(
         "relative_path", "storage_path", "checksum"
     )
@@ -317,18 +317,9 @@ def _file_problem(relative: str | None, absolute: str | None, checksum: str | No
 
 
 def forget_cached_answers() -> None:
-    """Cached API answers and token lookups describe the database that was replaced:
-    a new cache epoch makes every cached status and history page stale, and the
-    token lookups go. Only this service's keys; Redis down is fine (nothing cached)."""
-    from analysis import cache
-    from media_analysis.resilience import redis_call
-
-    def forget(client) -> None:
-        client.incr(cache.key("gen", "epoch"))
-        for key in client.scan_iter(match=cache.key(cache.TOKEN, "*"), count=1000):
-            client.delete(key)
-
-    redis_call(forget)
+    """Cached answers describe the database that was replaced: every app that
+    caches something forgets it (analysis: its cache epoch and token lookups)."""
+    database_restored.send_robust(sender=None)
 
 
 def record_restore(report: RestoreReport) -> None:

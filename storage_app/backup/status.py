@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from media_analysis.resilience import call_database
 from storage_app.backup.record import BackupRun, RunKind, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -123,8 +124,6 @@ def describe_age(seconds: float | None) -> str:
 
 # --------------------------------------------------------------------- metrics
 def _cached_status() -> BackupStatus | None:
-    from media_analysis.resilience import call_database
-
     with _lock:
         if time.monotonic() - _cache["at"] < SCRAPE_CACHE_SECONDS:
             return _cache["value"]
