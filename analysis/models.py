@@ -18,6 +18,7 @@ from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
 
+from analysis import media_types
 from media_analysis.db_fields import (
     FixedCharField,
     PgEnumField,
@@ -39,13 +40,13 @@ class AnalysisStatus(models.TextChoices):
 
 
 class MediaType(models.TextChoices):
-    """Values of the PostgreSQL ENUM ``media_type_enum``."""
+    """Values of the PostgreSQL ENUM ``media_type_enum`` (analysis/media_types.py)."""
 
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
-    IMAGE = "image"
-    UNKNOWN = "unknown"
+    VIDEO = media_types.VIDEO
+    AUDIO = media_types.AUDIO
+    DOCUMENT = media_types.DOCUMENT
+    IMAGE = media_types.IMAGE
+    UNKNOWN = media_types.UNKNOWN
 
 
 MAX_RETRY_COUNT = 10  # also enforced by the chk_retry_count constraint

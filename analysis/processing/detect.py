@@ -14,16 +14,10 @@ from pathlib import Path
 
 import av
 
+from analysis.media_types import AUDIO, DOCUMENT, IMAGE, MEDIA_TYPES, UNKNOWN, VIDEO  # noqa: F401 (re-exported)
 from analysis.processing.errors import MEDIA_EMPTY, MEDIA_NOT_FOUND, MediaProcessingError
 from analysis.processing.facts import DetectedMedia  # defined among the facts it is stored in
 from analysis.processing.text import decode_text, looks_like_text
-
-VIDEO = "video"
-AUDIO = "audio"
-IMAGE = "image"
-DOCUMENT = "document"
-UNKNOWN = "unknown"
-MEDIA_TYPES = (VIDEO, AUDIO, IMAGE, DOCUMENT, UNKNOWN)
 
 HEAD_BYTES = 64 * 1024
 

@@ -25,7 +25,8 @@ text) and ``ocr_text`` on images and documents (text read from pictures). A step
 that produces them sets the field with ``dataclasses.replace``; the JSON gains
 the key only then, and the built-in report lists it with the other measurements.
 
-This module imports nothing but the standard library: providers import it, and
+This module imports nothing but the standard library (and the list of media
+types, ``analysis.media_types``): providers import it, and
 detection, text helpers and every media module build on it without cycles.
 """
 
@@ -34,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar
+
+from analysis import media_types
 
 _OMIT_IF_NONE = "omit_if_none"
 _FLATTEN = "flatten"
@@ -166,7 +169,7 @@ class ContactSheetFacts(Facts):
 
 @dataclass(frozen=True)
 class VideoFacts(VideoProbe):
-    media_type: ClassVar[str] = "video"
+    media_type: ClassVar[str] = media_types.VIDEO
 
     frames: tuple[FrameFacts, ...]
     frames_requested: int
@@ -202,7 +205,7 @@ class WaveformFacts(Facts):
 
 @dataclass(frozen=True)
 class AudioFacts(ContainerFacts):
-    media_type: ClassVar[str] = "audio"
+    media_type: ClassVar[str] = media_types.AUDIO
 
     audio: AudioStreamFacts
     audio_stream_count: int
@@ -233,7 +236,7 @@ class ImageFacts(Facts):
     """``exif`` maps EXIF tag names (Make, Model, DateTimeOriginal...) to the
     values found, plus ``gps_present``; which tags a file carries varies."""
 
-    media_type: ClassVar[str] = "image"
+    media_type: ClassVar[str] = media_types.IMAGE
 
     format: str | None
     mime_type: str | None
@@ -315,7 +318,7 @@ class DocumentFacts(Facts):
     """``format`` is the MIME type; ``details`` holds what only that format has
     and is stored flat, beside the rest (``page_count``, not ``details.page_count``)."""
 
-    media_type: ClassVar[str] = "document"
+    media_type: ClassVar[str] = media_types.DOCUMENT
 
     format: str
     size_bytes: int
