@@ -132,12 +132,20 @@ def _through_redis_breaker(fn: Callable[[Any], T]) -> T:
     return result
 
 
-def _store(name: str) -> MemoryStore | FallbackStore:
-    if name == REDIS or not settings.DB_BREAKER_SHARED:
-        return MemoryStore()
-    prefix = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:breaker:{name}"
+def shared_store(prefix: str, *, name: str) -> FallbackStore:
+    """The one place a breaker's state is shared: the default cache's Redis, reached
+    through the Redis breaker, with this process's memory while Redis is away. Used
+    by the database breaker and every provider's (analysis/providers/breakers.py)."""
     # No wait between Redis attempts: the Redis breaker already paces them.
     return FallbackStore(RedisStore(prefix, _through_redis_breaker), name=name)
+
+
+def _store(name: str) -> MemoryStore | FallbackStore:
+    if name == REDIS or not settings.DB_BREAKER_SHARED:
+        return MemoryStore()  # the Redis breaker cannot keep its state in Redis
+    return shared_store(
+        f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:breaker:{name}", name=name
+    )
 
 
 _lock = threading.Lock()

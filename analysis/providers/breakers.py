@@ -8,13 +8,12 @@ and closes after ``PROVIDER_BREAKER_SUCCESS_THRESHOLD`` successful trials. While
 it refuses, calls fail at once, without an HTTP request. On the tripping failure
 the caller gets the provider's own error; later calls get ``BreakerOpen``.
 
-The state lives in Redis (``REDIS_URL``, keys under
-``PROVIDER_BREAKER_NAMESPACE:<provider>``) so every gunicorn worker and Celery
-process sees the same circuit. The Redis client has its own short timeouts and
-does not go through the cache's Redis breaker: ``REDIS_URL`` may name another
-server. When Redis cannot be reached the breaker carries on in memory (per
-process) from the last state it saw, and Redis is tried again after
-``REDIS_RETRY_SECONDS``.
+The state is shared the way the database breaker's is
+(``media_analysis.resilience.shared_store``): in the default cache's Redis, keys
+under ``PROVIDER_BREAKER_NAMESPACE:<provider>``, reached through the Redis
+breaker, so every gunicorn worker and Celery process sees the same circuit. When
+Redis cannot be reached the breaker carries on in memory (per process) from the
+last state it saw.
 """
 
 from __future__ import annotations
@@ -32,11 +31,8 @@ from media_analysis.breaker import (
     BreakerConfig,
     FallbackStore,
     MemoryStore,
-    RedisStore,
 )
-
-REDIS_RETRY_SECONDS = 60.0
-REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+from media_analysis.resilience import shared_store
 
 
 def _is_provider_fault(exc: BaseException) -> bool:
@@ -61,12 +57,9 @@ def _config() -> BreakerConfig:
 def _store(provider: str) -> MemoryStore | FallbackStore:
     if not settings.PROVIDER_BREAKER_REDIS:
         return MemoryStore()
-    shared = RedisStore.from_url(
-        settings.REDIS_URL,
-        f"{settings.PROVIDER_BREAKER_NAMESPACE}:{provider}",
-        timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+    return shared_store(
+        f"{settings.PROVIDER_BREAKER_NAMESPACE}:{provider}", name=f"provider:{provider}"
     )
-    return FallbackStore(shared, name=f"provider:{provider}", retry_seconds=REDIS_RETRY_SECONDS)
 
 
 _lock = threading.Lock()
@@ -109,5 +102,5 @@ def reset_breakers() -> None:
 @receiver(setting_changed)
 def _settings_changed(setting: str, **kwargs: Any) -> None:
     # Limits are read on every call; where the state lives is fixed per breaker.
-    if setting in ("REDIS_URL", "PROVIDER_BREAKER_REDIS", "PROVIDER_BREAKER_NAMESPACE"):
+    if setting in ("CACHES", "PROVIDER_BREAKER_REDIS", "PROVIDER_BREAKER_NAMESPACE"):
         reset_breakers()

@@ -271,7 +271,10 @@ def test_another_process_sees_the_open_circuit(provider, upstream, settings, htt
 def test_breaker_works_in_memory_when_redis_is_unreachable(
     provider, upstream, settings, closed_port, httpserver
 ):
-    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/0"
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port}/0"},
+    }
     reset_breakers()
 
     assert breaker_is_shared("openai") is False
