@@ -16,10 +16,12 @@ from rest_framework.test import APIClient
 
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus
 from analysis.models_api import ApiToken
+from media_analysis.embedded import RedisServer, free_port
 from media_analysis.resilience import reset_breakers
 from storage_app.layout import CONTACT_SHEET_NAME, Category
 from storage_app.records import record_contact_sheet
 from storage_app.writer import store_file
+from tests.api.fault_servers import OwnPostgres
 
 # Fetched by the submit tests; the address rule itself is tested in tests/ingest.
 MEDIA_URL = "http://127.0.0.1:9/clip.mp4"
@@ -135,3 +137,20 @@ def error_of(response) -> dict:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+# ------------------------------------------------- servers a fault test owns
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL of the test's own, to stop and start (never the machine's)."""
+    server = OwnPostgres()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own on a TCP port, to stop and start."""
+    server = RedisServer(tmp_path / "redis", port=free_port()).start()
+    yield server
+    server.stop()

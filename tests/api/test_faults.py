@@ -19,28 +19,12 @@ import httpx
 import psycopg
 import pytest
 
-from media_analysis.embedded import RedisServer, free_port
-from tests.api.fault_servers import OwnPostgres
 from tests.api.servers import start_gunicorn
 from tests.conftest import run_manage, wait_until
 
 pytestmark = pytest.mark.slow
 
 BREAKER_RESET_SECONDS = 5
-
-
-@pytest.fixture
-def own_postgres():
-    server = OwnPostgres()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis", port=free_port()).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

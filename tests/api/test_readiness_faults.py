@@ -16,9 +16,7 @@ import time
 
 import pytest
 
-from media_analysis.embedded import RedisServer, free_port
 from tests.api.fault_servers import (
-    OwnPostgres,
     Probe,
     burst,
     probe,
@@ -33,20 +31,6 @@ pytestmark = pytest.mark.slow
 LIMIT_SECONDS = 3.0
 # Long enough for every worker's cached answer (HEALTH_READY_CACHE_SECONDS) to expire.
 CACHE_EXPIRY = 2.2
-
-
-@pytest.fixture
-def own_postgres():
-    server = OwnPostgres()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis", port=free_port()).start()
-    yield server
-    server.stop()
 
 
 def service_env(storage_root, database_url: str, redis_url: str) -> dict[str, str]:
