@@ -128,7 +128,13 @@ DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT", 60, minimum=1, maximum
 
 _db_options: dict = {
     "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 10, minimum=1, maximum=300),
-    "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+    # Server-side TCP keepalives: a worker whose host vanished (no FIN) loses its
+    # session, and with it the run lock analysis/recovery.py waits for, within
+    # about a minute instead of the kernel's two hours. Ignored on Unix sockets.
+    "options": (
+        f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS} -c tcp_keepalives_idle=30 "
+        "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+    ),
     "application_name": env_str("DB_APPLICATION_NAME", "media-analysis"),
     **_db.pop("EXTRA_OPTIONS"),
 }
