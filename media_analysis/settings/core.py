@@ -199,6 +199,13 @@ STORAGES = {
 
 # ------------------------------------------------------------------------ metrics
 PROMETHEUS_METRIC_NAMESPACE = "media_analysis"
+# With several gunicorn workers, metrics are aggregated through files in this
+# folder (read by prometheus_client from the environment). Every process that
+# counts something needs it, a `manage.py` command in the web container too: made
+# here if missing. gunicorn.conf.py also empties it when the server starts.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 # Bearer token a Prometheus scraper presents on /metrics (staff API tokens work too).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 

@@ -119,14 +119,19 @@ class HostMapping:
         assert (parts.hostname, parts.port) == ("af-redis-1", 6379)
         return rendered.replace("@af-redis-1:6379", f"@127.0.0.1:{self.redis_port}")
 
-    def environment(self, service: dict) -> dict[str, str]:
+    def environment(self, service: dict | None) -> dict[str, str]:
+        """A service's environment (or, for None, the image's own: a build step)."""
         container = {
             **image_env(),
-            **{key: str(value) for key, value in (service.get("environment") or {}).items()},
+            **{
+                key: str(value) for key, value in ((service or {}).get("environment") or {}).items()
+            },
         }
         env = {key: self.path(value) for key, value in container.items()}
-        env["DATABASE_URL"] = self.database_url(env["DATABASE_URL"])
-        env["REDIS_URL"] = self.redis_url(env["REDIS_URL"])
+        if "DATABASE_URL" in env:
+            env["DATABASE_URL"] = self.database_url(env["DATABASE_URL"])
+        if "REDIS_URL" in env:
+            env["REDIS_URL"] = self.redis_url(env["REDIS_URL"])
         # What the image's base provides: its Python first on PATH, a home, a locale.
         env["PATH"] = f"{VENV_BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin"
         env["HOME"] = str(self.folder / "app")

@@ -74,10 +74,16 @@ def test_the_compose_services_run_as_written(tmp_path, compose_servers, image):
 
     # The image's build step, then the one-shot migrate service.
     build_env, build_command = build_step("collectstatic")
-    built = _run(build_command, {**env["web"], **build_env})
+    built = _run(build_command, {**mapping.environment(None), **build_env})
     assert built.returncode == 0, built.stderr
     migrate = _run(mapping.command(services["migrate"]["command"]), env["migrate"])
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+
+    # `docker compose run web python manage.py ...` before the server ever started:
+    # the metrics folder (PROMETHEUS_MULTIPROC_DIR) does not exist yet.
+    made = _run(["python", "manage.py", "create_api_token", "compose-user"], env["web"])
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
 
     processes = {
         name: Process(name, mapping.command(services[name]["command"]), env[name], tmp_path / name)
@@ -93,9 +99,6 @@ def test_the_compose_services_run_as_written(tmp_path, compose_servers, image):
         processes["worker"].wait_for_line(" ready.")
 
         # An analysis through web, completed by worker.
-        token = _run(
-            ["python", "manage.py", "create_api_token", "compose-user"], env["web"]
-        ).stdout.strip()
         with httpx.Client(
             base_url=web_url, headers={"Authorization": f"Token {token}"}, timeout=30
         ) as api:
