@@ -160,6 +160,8 @@ def recover_abandoned(now=None) -> dict[str, int]:
             counts[outcome] += 1
     if counts["recovered"] or counts["failed_worker_lost"]:
         logger.warning("recovered abandoned analyses", extra=counts)
+    elif counts["alive"]:
+        logger.info("stale heartbeats, but their runs are alive: left alone", extra=counts)
     return counts
 
 

@@ -254,13 +254,17 @@ LOGGING = {
         "json": {"()": "media_analysis.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"log_context": {"()": "media_analysis.context.LogContextFilter"}},
+    "filters": {
+        "log_context": {"()": "media_analysis.context.LogContextFilter"},
+        "quiet_routine_tasks": {"()": "media_analysis.logging.QuietRoutineTasks"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "stream": sys.stderr,
             "formatter": LOG_FORMAT,
-            "filters": ["log_context"],  # correlation_id / request_id / task_id
+            # correlation_id / request_id / task_id; no line per recovery tick
+            "filters": ["log_context", "quiet_routine_tasks"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
