@@ -64,6 +64,7 @@ def test_the_run_lock_is_exclusive_and_tells_a_live_run_from_a_dead_one():
             assert acquired is False  # another worker is on it
         with transaction.atomic():
             assert run_is_alive(request.id) is True
+
     # The live run's session is gone (its worker died): the lock goes with it, as
     # soon as the server has noticed (a moment after the client closed).
     def lock_free() -> bool:
