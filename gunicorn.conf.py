@@ -18,6 +18,15 @@ def _int(name: str, default: int) -> int:
     return int(value)
 
 
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise SystemExit(f"{name}={value!r} must be true or false")
+    return value in ("1", "true", "yes", "on")
+
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
 worker_class = "gthread"
@@ -25,9 +34,22 @@ threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-# Recycle workers now and then so a slow leak never takes the service down.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Worker recycling is a last guard against a leak, not a routine: a recycled worker
+# re-imports Django and warms up again, and under load a low limit (it was 2,000)
+# recycles every worker every second or two, halving throughput and pushing the
+# p99 to half a second. Memory stays flat without it (benchmarks/web_soak_rss.py:
+# a 10-minute mixed load grows each worker's RSS by a few percent at most), so the
+# limit is high; the jitter keeps the workers from recycling at the same moment.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 100_000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 10_000)
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
+# new connections evenly over them. With one shared socket, long-lived keep-alive
+# connections stay with whichever worker accepted them first: 100 connections were
+# seen split 94/6, one worker queueing while the other idled (half the throughput,
+# twice the p99). The cost: starting a second server on the same port by mistake
+# shares the port instead of failing, and connections still waiting in a recycled
+# worker's queue are reset.
+reuse_port = _bool("GUNICORN_REUSE_PORT", True)
 # Uploads are streamed to disk by Django; no need for gunicorn to buffer them.
 limit_request_line = 8190
 

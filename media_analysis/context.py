@@ -66,18 +66,12 @@ class Scope:
     http_request: HttpRequest | None = None
 
 
-@dataclass(frozen=True)
-class _ExchangeIds:
-    correlation_id: str | None
-    request_id: str | None
-
-
 _EMPTY = Scope()
 _scope: ContextVar[Scope | None] = ContextVar("media_analysis_context", default=None)
-# The ids of the exchange this thread served last. Django logs 4xx/5xx responses
+# The scope of the exchange this thread served last: Django logs 4xx/5xx responses
 # ("django.request") after the middleware chain has returned, and those lines
-# should carry them too; used for log lines only, never for audit entries.
-_last_exchange: ContextVar[_ExchangeIds | None] = ContextVar("last_exchange", default=None)
+# should carry its ids too; used for log lines only, never for audit entries.
+_last_exchange: ContextVar[Scope | None] = ContextVar("last_exchange", default=None)
 
 
 def parse_uuid(value: object) -> uuid.UUID | None:
@@ -142,22 +136,36 @@ def acting_as(
         leave(token)
 
 
-@contextmanager
-def serving(request: HttpRequest) -> Iterator[None]:
-    """Make ``request`` the HTTP exchange in progress."""
-    token = enter(http_request=request)
-    try:
-        yield
-    finally:
-        ids = _ExchangeIds(_text(current_correlation_id()), current_request_id())
-        leave(token)
-        _last_exchange.set(ids)
+class serving:  # lower case: used like the function it was, ``with serving(request):``
+    """Make ``request`` the HTTP exchange in progress. A class rather than a
+    generator, with enter()'s general merge spelled out, and the exchange's ids for
+    later log lines resolved only if such a line comes: every request pays for this."""
+
+    __slots__ = ("_request", "_token")
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    def __enter__(self) -> None:
+        outer = _current()
+        request = self._request
+        self._token = _scope.set(
+            Scope(http_request=request) if outer is _EMPTY else replace(outer, http_request=request)
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        served = _current()
+        leave(self._token)
+        _last_exchange.set(served)
 
 
 # ---------------------------------------------------------------- resolution
 def current_correlation_id() -> uuid.UUID | None:
     """The story the work belongs to: also ``AUDITLOG_CID_GETTER``."""
-    scope = _current()
+    return _correlation_of(_current())
+
+
+def _correlation_of(scope: Scope) -> uuid.UUID | None:
     if scope.correlation_id:
         return scope.correlation_id
     request = scope.http_request
@@ -171,7 +179,10 @@ def current_correlation_id() -> uuid.UUID | None:
 
 def current_request_id() -> str | None:
     """The HTTP exchange in progress, or the one that submitted this task."""
-    scope = _current()
+    return _request_id_of(_current())
+
+
+def _request_id_of(scope: Scope) -> str | None:
     if scope.request_id:
         return scope.request_id
     if scope.http_request is None:
@@ -261,7 +272,7 @@ def log_fields() -> dict[str, str]:
     }
     last = _last_exchange.get()
     if last is not None and not fields["correlation_id"] and not fields["request_id"]:
-        fields.update(correlation_id=last.correlation_id, request_id=last.request_id)
+        fields.update(correlation_id=_text(_correlation_of(last)), request_id=_request_id_of(last))
     return {name: value for name, value in fields.items() if value}
 
 

@@ -24,13 +24,23 @@ from django.http import HttpRequest, HttpResponse
 from media_analysis.context import CORRELATION_HEADER, REQUEST_HEADER, parse_uuid, serving
 
 
+def _meta_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+# Read from META: ``request.headers`` would build a dict of every header first,
+# a cost every request (a status poll most of all) would pay.
+_CORRELATION_META = _meta_key(CORRELATION_HEADER)
+_REQUEST_META = _meta_key(REQUEST_HEADER)
+
+
 class RequestContextMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        correlation_id = str(parse_uuid(request.headers.get(CORRELATION_HEADER)) or uuid.uuid4())
-        request_id = str(parse_uuid(request.headers.get(REQUEST_HEADER)) or uuid.uuid4())
+        correlation_id = str(parse_uuid(request.META.get(_CORRELATION_META)) or uuid.uuid4())
+        request_id = str(parse_uuid(request.META.get(_REQUEST_META)) or uuid.uuid4())
         request.correlation_id = correlation_id
         request.request_id = request_id
         with serving(request):

@@ -7,11 +7,9 @@ Retry-After before any byte of an upload is read.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -25,7 +23,7 @@ from rest_framework.response import Response
 
 from analysis import cache, services
 from analysis.api import idempotency
-from analysis.api.authentication import HashedTokenAuthentication, presented_digest
+from analysis.api.authentication import HashedTokenAuthentication
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
 from analysis.api.serializers import (
@@ -38,7 +36,8 @@ from analysis.api.serializers import (
     StatusSerializer,
     status_path,
 )
-from analysis.api.throttling import TokenRateThrottle, parse_rate, throttle_key
+from analysis.api.status_poll import DATA_SOURCE_HEADER, prefetch_for
+from analysis.api.throttling import TokenRateThrottle
 from analysis.api.uploads import use_upload_handler
 from analysis.models import AnalysisRequest, AnalysisResult
 from audit.queries import trail_for
@@ -47,7 +46,6 @@ from media_analysis.resilience import call_database, database_breaker_open, data
 from storage_app.layout import UnsafePathError, path_of_record
 from storage_app.models import ContactSheet
 
-DATA_SOURCE_HEADER = "X-Data-Source"
 WRITE_ACTIONS = {"analyze", "retry", "cancel", "destroy"}
 _json = JSONRenderer()
 # A request's trail is short (a few dozen entries); the cap keeps a pathological
@@ -145,24 +143,11 @@ class MediaViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         if self.action == "status":
-            self._prefetch_poll(request, kwargs.get("id"))
+            # The hot path: token lookup, throttle counter and cached status in one
+            # Redis round trip (already made when StatusPollMiddleware passed the
+            # request on), before DRF authenticates and throttles with its result.
+            prefetch_for(request._request, kwargs.get("id"))
         super().initial(request, *args, **kwargs)
-
-    @staticmethod
-    def _prefetch_poll(request, raw_id: str | None) -> None:
-        """The status poll is the hot path: token lookup, throttle counter and
-        cached status come from Redis in one round trip, before DRF authenticates
-        and throttles (which then use what was fetched)."""
-        digest = presented_digest(request)
-        try:
-            request_id = uuid.UUID(raw_id or "")
-        except ValueError:
-            return
-        if digest is None:
-            return
-        _, period = parse_rate(settings.API_THROTTLE_RATES["read"])
-        key = throttle_key("read", f"token:{digest[:24]}", period, time.time())
-        request._request.api_prefetch = cache.prefetch_status_poll(request_id, digest, key, period)
 
     def get_throttles(self):
         return [TokenRateThrottle("write" if self.action in WRITE_ACTIONS else "read")]

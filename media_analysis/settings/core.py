@@ -66,6 +66,9 @@ MIDDLEWARE = [
     "media_analysis.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A cached status poll is answered here, before the middleware and the DRF
+    # machinery an API answer from the cache does not need (analysis/api/status_poll.py).
+    "analysis.api.status_poll.StatusPollMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
