@@ -1,0 +1,260 @@
+"""The token-authenticated status poll of a completed request against a separate bare
+Django app, side by side in one run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \\
+        .venv/bin/python benchmarks/status_poll_vs_bare.py [--rounds 5] [--seconds 10]
+
+What it does:
+1. Creates a database of its own (``bench_poll_vs_bare``) on DATABASE_URL's server,
+   migrates it, creates a token (``create_api_token``) and one completed request
+   with its result. Flushes REDIS_URL's database: give it one nobody else uses.
+2. Starts two gunicorns with the same worker model (GUNICORN_WORKERS /
+   GUNICORN_THREADS from the environment, else 2 and 8, chosen for 2 cores; gthread,
+   a socket per worker, 5 s keep-alive):
+   - the project, exactly as shipped: ``gunicorn -c gunicorn.conf.py media_analysis.wsgi``,
+     with production settings (DEBUG off, JSON logs and the JSON access log, to a
+     file here, Prometheus multiprocess folder) and the read throttle on at a rate
+     the run cannot reach;
+   - the reference, ``benchmarks/bare_reference``: a Django app of its own
+     (``CommonMiddleware`` only, one view returning a constant JSON body), started
+     with those flags on the command line and nothing of the project's: not its
+     ``gunicorn.conf.py`` (run from ``benchmarks/``, where gunicorn finds no config
+     file), so no access log and no JSON logger class. What the project pays for
+     those is part of what is measured.
+3. Warms both up (the first poll fills the cache), checks one answer of each, then
+   runs wrk (``--connections`` keep-alive connections, ``--threads`` threads) against
+   each in turn, ``--rounds`` rounds of ``--seconds`` seconds each, the order
+   swapped every round, so a busy moment on the machine hits both alike.
+   Counts PostgreSQL transactions on the bench database over the rounds
+   (``pg_stat_database``): the cached poll, token check included, should make none.
+4. Prints req/s, p50 and p99 of both, the ratio, the transactions per poll, and
+   checks the targets of issue 12.
+
+Exit status 0 when every target is met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from web_harness import (
+    GUNICORN,
+    GUNICORN_DEFAULTS,
+    BenchDatabase,
+    WrkRun,
+    get,
+    manage,
+    production_env,
+    require_servers,
+    run_wrk,
+    start_gunicorn,
+    stop,
+    wait_ready,
+    workdir,
+)
+
+BENCH_DATABASE = "bench_poll_vs_bare"
+BENCHMARKS = Path(__file__).resolve().parent
+BARE_PATH = "/constant"
+MIN_RATIO = 0.50
+MAX_P99_MS = 100.0
+MAX_P99_FACTOR = 2.5
+MAX_TRANSACTIONS_PER_POLL = 0.01
+
+# Run by ``manage.py shell``: one completed request of the bench user, with a result
+# of a realistic length; prints its id.
+_MAKE_COMPLETED = """
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from analysis.models import AnalysisRequest, AnalysisResult
+now = timezone.now()
+request = AnalysisRequest.objects.create(
+    owner=get_user_model().objects.get(username="bench"),
+    media_url="https://example.org/clip.mp4", prompt="What happens in this clip?",
+    provider="builtin", media_type="video", model_used="builtin-report",
+    status="completed", started_at=now, completed_at=now, latency_ms=1234,
+)
+AnalysisResult.objects.create(
+    request=request, result_text="A person walks a dog along a beach at dusk. " * 12,
+    model_used="builtin-report", provider="builtin", input_tokens=1200,
+    output_tokens=180, cost_usd="0.001250", latency_ms=800,
+)
+print(request.id)
+"""
+
+
+def start_bare(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
+    """The reference: the project's worker model as flags, nothing else of it."""
+    command = [GUNICORN, "--worker-class", "gthread", "--reuse-port", "--keep-alive", "5"]
+    command += ["--workers", env["GUNICORN_WORKERS"], "--threads", env["GUNICORN_THREADS"]]
+    command += ["--bind", f"127.0.0.1:{port}", "bare_reference.wsgi"]
+    handle = log.open("ab")
+    return subprocess.Popen(
+        command, cwd=BENCHMARKS, env=env, stdout=handle, stderr=subprocess.STDOUT
+    )
+
+
+def prepare(database: BenchDatabase, env: dict[str, str]) -> tuple[str, str]:
+    """(token, id of a completed request), in a freshly migrated database."""
+    manage(env, "migrate", "-v", "0")
+    token = manage(env, "create_api_token", "bench").strip()
+    request_id = manage(env, "shell", "-c", _MAKE_COMPLETED).strip().splitlines()[-1]
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    return token, request_id
+
+
+def check_answers(options, poll_path: str, headers: dict[str, str]) -> list[str]:
+    """One answer of each, as a client sees it: the poll comes from the cache."""
+    problems = []
+    status, poll_headers, body = get(options.port, poll_path, headers)
+    if status != 200 or poll_headers.get("x-data-source") != "cache":
+        problems.append(
+            f"poll answered {status}, X-Data-Source {poll_headers.get('x-data-source')}"
+        )
+    elif json.loads(body)["status"] != "completed":
+        problems.append("the polled request is not completed")
+    print(
+        f"  one poll: {status}, {len(body)} bytes, X-Data-Source {poll_headers.get('x-data-source')}"
+    )
+    status, _, body = get(options.port + 1, BARE_PATH)
+    if status != 200:
+        problems.append(f"bare app answered {status}")
+    print(f"  one bare answer: {status}, {len(body)} bytes")
+    return problems
+
+
+def alternate(options, poll_url: str, bare_url: str, headers) -> tuple[WrkRun, WrkRun]:
+    """Rounds of both, the order swapped every round: (bare, poll). Short rounds, so
+    the machine's own ups and downs (a shared host) fall on both alike."""
+    bare_runs, poll_runs = [], []
+    load = {"connections": options.connections, "threads": options.threads}
+    for number in range(options.rounds):
+        turns = [("bare", bare_url, {}), ("poll", poll_url, headers)]
+        if number % 2:
+            turns.reverse()
+        runs = {
+            kind: run_wrk(url, options.seconds, headers=sent, **load) for kind, url, sent in turns
+        }
+        bare_runs.append(runs["bare"]), poll_runs.append(runs["poll"])
+        print(
+            f"  round {number + 1:2}:  bare {runs['bare'].rate:6.0f} req/s"
+            f" p99 {runs['bare'].percentile_ms(0.99):5.1f} ms   poll {runs['poll'].rate:6.0f} req/s"
+            f" p99 {runs['poll'].percentile_ms(0.99):5.1f} ms   ratio {runs['poll'].rate / runs['bare'].rate:4.0%}",
+            flush=True,
+        )
+    ratios = sorted(p.rate / b.rate for b, p in zip(bare_runs, poll_runs, strict=True))
+    print(f"  median of the rounds' ratios: {statistics.median(ratios):.0%}")
+    return WrkRun.merged(bare_runs), WrkRun.merged(poll_runs)
+
+
+def describe(name: str, run: WrkRun) -> None:
+    print(
+        f"  {name:<22} {run.rate:8.0f} req/s   p50 {run.percentile_ms(0.50):6.1f} ms"
+        f"   p99 {run.percentile_ms(0.99):6.1f} ms   non-2xx {run.non_2xx}"
+        f"   socket errors {run.socket_errors}   ({run.requests} requests)"
+    )
+
+
+def verdict(bare: WrkRun, poll: WrkRun, per_poll: float) -> list[str]:
+    ratio = poll.rate / bare.rate
+    bare_p99, poll_p99 = bare.percentile_ms(0.99), poll.percentile_ms(0.99)
+    failures = []
+    if ratio < MIN_RATIO:
+        failures.append(f"poll at {ratio:.0%} of the bare app (target >= {MIN_RATIO:.0%})")
+    if poll_p99 >= MAX_P99_MS:
+        failures.append(f"poll p99 {poll_p99:.1f} ms (target < {MAX_P99_MS:.0f} ms)")
+    if poll_p99 > MAX_P99_FACTOR * bare_p99:
+        failures.append(
+            f"poll p99 {poll_p99:.1f} ms over {MAX_P99_FACTOR} x the bare app's {bare_p99:.1f} ms"
+        )
+    if poll.non_2xx or bare.non_2xx or poll.socket_errors or bare.socket_errors:
+        failures.append(
+            f"errors: poll {poll.non_2xx} non-2xx, {poll.socket_errors} socket; "
+            f"bare {bare.non_2xx} non-2xx, {bare.socket_errors} socket"
+        )
+    if per_poll >= MAX_TRANSACTIONS_PER_POLL:
+        failures.append(
+            f"{per_poll:.4f} transactions per poll (target < {MAX_TRANSACTIONS_PER_POLL})"
+        )
+    print(
+        f"  poll / bare: {ratio:.0%} (target >= {MIN_RATIO:.0%});  poll p99 {poll_p99:.1f} ms"
+        f" (target < {MAX_P99_MS:.0f} ms and <= {MAX_P99_FACTOR} x {bare_p99:.1f} ="
+        f" {MAX_P99_FACTOR * bare_p99:.1f} ms)"
+    )
+    return failures
+
+
+def measure(options, database: BenchDatabase, env, token: str, request_id: str) -> list[str]:
+    poll_path = f"/api/media/status/{request_id}"
+    headers = {"Authorization": f"Token {token}"}
+    poll_url = f"http://127.0.0.1:{options.port}{poll_path}"
+    bare_url = f"http://127.0.0.1:{options.port + 1}{BARE_PATH}"
+    load = {"connections": options.connections, "threads": options.threads}
+    run_wrk(bare_url, 3, headers={}, **load)  # warm up: every worker imports and connects
+    run_wrk(poll_url, 3, headers=headers, **load)
+    problems = check_answers(options, poll_path, headers)
+    print(
+        f"{options.rounds} rounds of {options.seconds:g} s each, alternating;"
+        f" load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    before = database.settled_transactions()
+    bare, poll = alternate(options, poll_url, bare_url, headers)
+    transactions = database.settled_transactions() - before
+    per_poll = transactions / max(poll.requests, 1)
+    print("totals:")
+    describe("bare Django app", bare)
+    describe("status poll (cached)", poll)
+    print(f"  PostgreSQL transactions during the rounds: {transactions} ({per_poll:.5f} per poll)")
+    return problems + verdict(bare, poll, per_poll)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of each, alternating")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--port", type=int, default=18941, help="the project; the bare app +1")
+    options = parser.parse_args()
+
+    server_url, _ = require_servers()
+    database = BenchDatabase(server_url, BENCH_DATABASE)
+    folder = workdir("poll-vs-bare-")
+    env = production_env(database.url, options.port, folder)
+    bare_env = {**GUNICORN_DEFAULTS, **os.environ}
+    print("preparing: database, token, a completed request ...", flush=True)
+    token, request_id = prepare(database, env)
+    print(
+        f"gunicorn, both: {env['GUNICORN_WORKERS']} workers x"
+        f" {env['GUNICORN_THREADS']} threads (gthread); wrk: {options.connections} connections,"
+        f" {options.threads} threads; {os.cpu_count()} CPUs; logs in {folder}"
+    )
+    project = start_gunicorn(env, folder / "project.log")
+    bare = start_bare(bare_env, folder / "bare.log", options.port + 1)
+    try:
+        wait_ready(options.port, "/health", project)
+        wait_ready(options.port + 1, BARE_PATH, bare)
+        failures = measure(options, database, env, token, request_id)
+    finally:
+        stop(project), stop(bare)
+        database.drop()
+    log = (folder / "project.log").read_text(errors="replace")
+    if "Traceback" in log:
+        failures.append(f"the project's log has a traceback: {folder / 'project.log'}")
+    if not failures:
+        shutil.rmtree(folder, ignore_errors=True)  # the access log alone is ~100 MB
+    print(json.dumps({"targets_missed": failures}) if failures else "all targets met")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
