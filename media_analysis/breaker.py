@@ -367,14 +367,15 @@ class FallbackStore:
 class Breaker:
     """Guards calls to one dependency. ``config`` is read on every call (settings
     may change at run time, in tests); ``is_failure`` says which exceptions count
-    against the dependency."""
+    against the dependency: True a failure, False a success, None no verdict (the
+    call says nothing about the dependency: a trial permit is given back)."""
 
     def __init__(
         self,
         name: str,
         store: Store,
         config: Callable[[], BreakerConfig],
-        is_failure: Callable[[BaseException], bool],
+        is_failure: Callable[[BaseException], bool | None],
     ) -> None:
         self.name = name
         self.store = store
@@ -391,7 +392,11 @@ class Breaker:
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            self._settle(ticket, config, failed=self._is_failure(exc))
+            verdict = self._is_failure(exc)
+            if verdict is not None:
+                self._settle(ticket, config, failed=verdict)
+            elif ticket.permit:
+                self._apply(RELEASE, config, ticket.permit)
             raise
         except BaseException:
             # Interrupted (KeyboardInterrupt, SystemExit): no verdict, free the slot.

@@ -17,6 +17,12 @@ once: no connection attempt, no socket timeout per request.
   Database work goes through ``call_database(fn)``, which raises
   ``DependencyUnavailable`` (HTTP 503 + Retry-After) when the breaker refuses or
   PostgreSQL fails.
+- **A busy pool is not an outage.** A request that waited ``DB_POOL_TIMEOUT`` for a
+  pooled connection while every connection served other requests gets
+  ``DatabaseBusy`` (503 ``database_busy`` + Retry-After), and the breaker records no
+  verdict: a burst must not make the whole service refuse for the reset timeout.
+  The same timeout while the pool fails to connect (its latest connection attempt
+  failed) is an outage, and counts. See ``pool_exhausted``.
 
 One breaker object per dependency serves every thread: it holds no lock during
 the guarded call, so a slow query never queues the other requests.
@@ -28,13 +34,16 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import InterfaceError, OperationalError
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.db.backends.signals import connection_created
 from django.dispatch import receiver
+from psycopg_pool import PoolTimeout
 
 from media_analysis.breaker import (
     CLOSED,
@@ -95,6 +104,24 @@ class DependencyUnavailable(ServiceError):
         return {"Retry-After": str(self.retry_after)}
 
 
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+class DatabaseBusy(DependencyUnavailable):
+    """No pooled connection came free within ``DB_POOL_TIMEOUT``: PostgreSQL answers,
+    this server is at capacity. 503 ``database_busy`` with Retry-After; nothing was
+    written, and the database breaker records no verdict."""
+
+    def __init__(self, retry_after: int = BUSY_RETRY_AFTER_SECONDS):
+        super().__init__(
+            DATABASE,
+            "The server is busy: no database connection came free in time; nothing was"
+            " changed. Try again shortly.",
+            retry_after=retry_after,
+        )
+        self.code = "database_busy"
+
+
 # -------------------------------------------------------------------- breakers
 _SETTING_PREFIX = {DATABASE: "DB", REDIS: "REDIS"}
 
@@ -114,10 +141,16 @@ def _config_reader(name: str) -> Callable[[], BreakerConfig]:
     return read
 
 
-def _is_failure_of(name: str) -> Callable[[BaseException], bool]:
+def _is_failure_of(name: str) -> Callable[[BaseException], bool | None]:
     errors = DATABASE_ERRORS if name == DATABASE else REDIS_ERRORS
-    # Anything else (a refused request, a missing row) says nothing about health.
-    return lambda exc: isinstance(exc, errors)
+
+    def is_failure(exc: BaseException) -> bool | None:
+        if isinstance(exc, DatabaseBusy):
+            return None  # a wait for our own pool: PostgreSQL may be perfectly well
+        # Anything else (a refused request, a missing row) says nothing about health.
+        return isinstance(exc, errors)
+
+    return is_failure
 
 
 _UNREACHABLE = object()
@@ -201,14 +234,32 @@ def redis_available() -> bool:
 # --------------------------------------------------------------------- database
 def call_database(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run database work under the database breaker. A refusal or a connection
-    failure raises ``DependencyUnavailable``; other errors pass through."""
+    failure raises ``DependencyUnavailable``, a busy pool ``DatabaseBusy``; other
+    errors pass through."""
     try:
-        return _breaker(DATABASE).call(fn, *args, **kwargs)
+        return _breaker(DATABASE).call(_busy_or_failed, fn, *args, **kwargs)
     except BreakerOpen as refused:
         raise database_unavailable(refused.retry_after) from None
     except DATABASE_ERRORS as exc:
         logger.warning("database unavailable: %s", type(exc).__name__)
         raise database_unavailable() from exc
+
+
+def _busy_or_failed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    # Inside the breaker's call, so the breaker sees DatabaseBusy (no verdict)
+    # instead of the pool's OperationalError (a failure); decided once per error.
+    try:
+        return fn(*args, **kwargs)
+    except DATABASE_ERRORS as exc:
+        if pool_exhausted(exc):
+            raise DatabaseBusy() from exc
+        raise
+
+
+def database_error(exc: BaseException) -> DependencyUnavailable:
+    """The 503 for a database error raised outside ``call_database`` (the API's
+    exception handler): busy when it was a wait for a busy pool."""
+    return DatabaseBusy() if pool_exhausted(exc) else database_unavailable()
 
 
 def database_unavailable(retry_after: float | None = None) -> DependencyUnavailable:
@@ -234,6 +285,61 @@ def retry_after_seconds(name: str) -> int:
     if snapshot.state == OPEN:
         return max(1, math.ceil(snapshot.retry_after))
     return max(1, math.ceil(_config_reader(name)().reset_timeout))
+
+
+# ---------------------------------------------------------- pool exhaustion
+def _pool_timeout_in(exc: BaseException) -> bool:
+    """Django wraps psycopg_pool's ``PoolTimeout`` in its own ``OperationalError``."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, PoolTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _trouble(stats: dict[str, int]) -> int:
+    """psycopg_pool's count of failed connection attempts and of connections found or
+    returned broken."""
+    return sum(
+        stats.get(name, 0) for name in ("connections_errors", "connections_lost", "returns_bad")
+    )
+
+
+# For each pool: its trouble count when it last handed out a connection.
+_trouble_at_handout: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@receiver(connection_created)
+def _pool_handed_out(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # A pooled connection that passed the pool's check: the pool reaches PostgreSQL
+    # now. Noted once per request (a few microseconds), so a later wait that times
+    # out can tell whether anything failed since.
+    pool = connection.pool
+    if pool is not None:
+        _trouble_at_handout[pool] = _trouble(pool.get_stats())
+
+
+def pool_exhausted(exc: BaseException) -> bool:
+    """True when ``exc`` is a wait for a pooled connection (``PoolTimeout``) that ran
+    out while the pool was sound: no connection attempt failed and no connection was
+    found broken since it last handed one out, so every connection was busy with
+    other requests. False for anything else, and for a timeout after the pool's
+    connections failed (PostgreSQL down: an outage, which the breaker counts)."""
+    if not _pool_timeout_in(exc):
+        return False
+    pool = connections[DEFAULT_DB_ALIAS].pool
+    if pool is None:
+        return True
+    stats = pool.get_stats()
+    baseline = _trouble_at_handout.get(pool)
+    if baseline is None:
+        # It never handed out a connection in this process: sound only if it never
+        # failed either (a pool that fails from the start is PostgreSQL down).
+        return _trouble(stats) == 0
+    return _trouble(stats) <= baseline
 
 
 # ------------------------------------------------------------------ inspection

@@ -1,8 +1,8 @@
 """Every API error as one JSON shape: ``{"error": {"code", "message", "field"?, ...}}``.
 
 Domain errors are ``ServiceError``s and carry their own status, body fields and
-headers (refusals 400/404/409/422, storage 413/507, a database outage 503 with
-Retry-After);
+headers (refusals 400/404/409/422, storage 413/507, a database outage or a busy
+connection pool 503 with Retry-After);
 DRF's own errors keep their status and headers (401 with WWW-Authenticate, 429 with
 Retry-After). Anything unexpected is logged and answered 500 in the same shape,
 never with a stack trace.
@@ -22,7 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from media_analysis.errors import ServiceError
-from media_analysis.resilience import DATABASE_ERRORS, database_unavailable
+from media_analysis.resilience import DATABASE_ERRORS, database_error
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def error_response(
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, DATABASE_ERRORS):
-        exc = database_unavailable()
+        exc = database_error(exc)  # 503: an outage, or a busy pool (database_busy)
     if isinstance(exc, ServiceError):  # every domain error: one translation
         set_rollback()
         return Response(

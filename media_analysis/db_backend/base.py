@@ -1,19 +1,103 @@
-"""The backend's ``DatabaseWrapper``; the retry policy is in the package's ``__init__``."""
+"""The backend's ``DatabaseWrapper``; the retry policy is in the package's ``__init__``.
+
+In the web (connection retries off, see ``media_analysis/wsgi.py``) the pool also
+fails fast when PostgreSQL is unreachable: see ``FailFastGetconn``.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 import weakref
 from typing import Any
 
 from django_prometheus.db.backends.postgresql import base
 
-from media_analysis.db_backend import current_policy, with_retries
+from media_analysis.db_backend import connect_retries_disabled, current_policy, with_retries
 
 # Pools whose server has answered once in this process (see get_new_connection).
 _pools_reached: weakref.WeakSet = weakref.WeakSet()
 
+# How long a request waits for a pooled connection before it looks at whether the
+# pool can reach PostgreSQL at all (and again after each such wait).
+FAIL_FAST_SLICE_SECONDS = 0.25
+# psycopg_pool retries a lost connection with a doubling backoff (1 s, 2 s, 4 s, ...)
+# for up to its reconnect_timeout (5 min by default): after a minute's outage its
+# next attempt may come a minute after PostgreSQL is back. In the web the chain
+# gives up after this instead, and the next request that finds the pool empty starts
+# a fresh attempt at once, so recovery follows PostgreSQL's return within seconds.
+WEB_RECONNECT_TIMEOUT_SECONDS = 10.0
+
+
+class FailFastGetconn:
+    """``pool.getconn`` for the web: waits in slices of ``FAIL_FAST_SLICE_SECONDS``
+    and raises ``PoolTimeout`` (an ``OperationalError``: 503, counted by the database
+    breaker) as soon as the pool's own connection attempts fail with none succeeding.
+
+    Without it a request with PostgreSQL down waits the whole ``DB_POOL_TIMEOUT``
+    (30 s) in the pool's queue: psycopg_pool reconnects in its own threads and its
+    waiting clients never see the error. Every thread of every worker then hangs,
+    cached reads queue behind them, and the breaker, which counts failures, never
+    opens. The first wait is always taken, so a request that finds the pool empty
+    still makes it try to connect (that is how the pool recovers)."""
+
+    def __init__(self, pool: Any):
+        self.pool = pool
+        self.getconn = pool.getconn
+        self._lock = threading.Lock()
+        self._seen = self._counts()
+        self._failing = False
+
+    def _counts(self) -> tuple[int, int]:
+        # (connections made, attempts failed): psycopg_pool's connections_num counts
+        # attempts, failed ones included.
+        stats = self.pool.get_stats()
+        failed = stats.get("connections_errors", 0)
+        return stats.get("connections_num", 0) - failed, failed
+
+    def unreachable(self) -> bool:
+        """True while the pool's latest connection attempts failed and none has
+        succeeded since (its counters, compared with the previous look)."""
+        with self._lock:
+            made, failed = counts = self._counts()
+            if made > self._seen[0]:
+                self._failing = False
+            elif failed > self._seen[1]:
+                self._failing = True
+            self._seen = counts
+            return self._failing
+
+    def __call__(self, timeout: float | None = None) -> Any:
+        from psycopg_pool import PoolTimeout
+
+        total = self.pool.timeout if timeout is None else timeout
+        deadline = time.monotonic() + total
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self.getconn(timeout=max(0.001, min(FAIL_FAST_SLICE_SECONDS, remaining)))
+            except PoolTimeout:
+                if time.monotonic() >= deadline:
+                    raise PoolTimeout(f"couldn't get a connection after {total:.2f} sec") from None
+                if self.unreachable():
+                    raise PoolTimeout("no connection: the pool cannot reach PostgreSQL") from None
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self):
+        pool = super().pool
+        if pool is not None and connect_retries_disabled() and not _fails_fast(pool):
+            with _wrap_lock:
+                if not _fails_fast(pool):
+                    pool.reconnect_timeout = min(
+                        pool.reconnect_timeout, WEB_RECONNECT_TIMEOUT_SECONDS
+                    )
+                    # Shadows the method on this pool object only: every caller
+                    # (Django's get_new_connection, health checks) gets the rule.
+                    pool.getconn = FailFastGetconn(pool)
+        return pool
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         policy = current_policy()
         connect = super().get_new_connection
@@ -36,3 +120,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             with_retries(lambda: probe(**conn_params).close(), policy, retry_on, secret)
             _pools_reached.add(pool)
         return connect(conn_params)
+
+
+_wrap_lock = threading.Lock()
+
+
+def _fails_fast(pool: Any) -> bool:
+    return isinstance(pool.__dict__.get("getconn"), FailFastGetconn)

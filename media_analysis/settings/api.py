@@ -76,13 +76,16 @@ CACHE_TTL_RESULT = env_int("CACHE_TTL_RESULT", 3600, minimum=1, maximum=86400)
 CACHE_TTL_HISTORY = env_int("CACHE_TTL_HISTORY", 60, minimum=1, maximum=86400)
 # Circuit breakers (media_analysis/resilience.py): open after FAIL_MAX consecutive
 # failures, half-open after RESET_TIMEOUT seconds, closed after SUCCESS_THRESHOLD.
+# The reset timeout bounds recovery: after PostgreSQL or Redis comes back, the first
+# trial waits up to that long. A trial against a dead server costs one failed
+# connection attempt, so 10 s costs nothing and keeps recovery within ~10 s.
 DB_BREAKER_FAIL_MAX = env_int("DB_BREAKER_FAIL_MAX", 5, minimum=1, maximum=1000)
-DB_BREAKER_RESET_TIMEOUT = env_float("DB_BREAKER_RESET_TIMEOUT", 30.0, minimum=0.1, maximum=3600)
+DB_BREAKER_RESET_TIMEOUT = env_float("DB_BREAKER_RESET_TIMEOUT", 10.0, minimum=0.1, maximum=3600)
 DB_BREAKER_SUCCESS_THRESHOLD = env_int("DB_BREAKER_SUCCESS_THRESHOLD", 3, minimum=1, maximum=100)
 DB_BREAKER_SHARED = env_bool("DB_BREAKER_SHARED", True)  # state in Redis, shared by processes
 REDIS_BREAKER_FAIL_MAX = env_int("REDIS_BREAKER_FAIL_MAX", 5, minimum=1, maximum=1000)
 REDIS_BREAKER_RESET_TIMEOUT = env_float(
-    "REDIS_BREAKER_RESET_TIMEOUT", 30.0, minimum=0.1, maximum=3600
+    "REDIS_BREAKER_RESET_TIMEOUT", 10.0, minimum=0.1, maximum=3600
 )
 REDIS_BREAKER_SUCCESS_THRESHOLD = env_int(
     "REDIS_BREAKER_SUCCESS_THRESHOLD", 3, minimum=1, maximum=100

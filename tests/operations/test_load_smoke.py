@@ -78,12 +78,22 @@ async def _client(number: int, api: httpx.AsyncClient, image: bytes, tally: Tall
 
 async def _load(url: str, token: str, image: bytes) -> Tally:
     tally = Tally()
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Token {token}"}, timeout=30, limits=limits
-    ) as api:
-        until = time.monotonic() + SECONDS
-        await asyncio.gather(*(_client(n, api, image, tally, until) for n in range(CLIENTS)))
+    # A client of its own (one connection) per caller: one shared pool of 100 costs
+    # httpcore a scan of every connection per request, making the load generator the
+    # bottleneck. Idle connections are dropped after 2 s, before gunicorn's 5 s
+    # keep-alive closes them (both at 5 s, a request can race the server's close).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0)
+    headers = {"Authorization": f"Token {token}"}
+    apis = [
+        httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits)
+        for _ in range(CLIENTS)
+    ]
+    until = time.monotonic() + SECONDS
+    try:
+        await asyncio.gather(*(_client(n, apis[n], image, tally, until) for n in range(CLIENTS)))
+    finally:
+        for api in apis:
+            await api.aclose()
     return tally
 
 
