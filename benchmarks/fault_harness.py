@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from web_harness import _WRK_SCRIPT, ROOT, WrkRun
+from web_harness import ROOT, WrkRun, run_wrk_script
 
 sys.path.insert(0, str(ROOT))  # media_analysis.embedded: the project's embedded servers
 
@@ -193,31 +193,13 @@ def run_paced_wrk(
     the machine can), latencies mergeable as web_harness.run_wrk's."""
     pause_ms = int(max(0.0, connections * 1000 / rate - 1.0)) if rate else 0
     quoted = ",".join(json.dumps(path) for path in paths)
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(_PACED_SCRIPT % (quoted, pause_ms) + _WRK_SCRIPT)
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s"]
-    command += ["--timeout", "10s", "-s", str(script)]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    try:
-        output = subprocess.run(
-            [*command, f"http://127.0.0.1:{port}"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 60,
-        ).stdout
-    finally:
-        script.unlink()
-    line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT "))
-    requests, duration, *errors, quantiles = line.split()[1:]
-    kinds = ("connect", "read", "write", "status", "timeout")
-    weight = int(requests) / 1000
-    return WrkRun(
-        requests=int(requests),
-        seconds=int(duration) / 1e6,
-        errors={kind: int(n) for kind, n in zip(kinds, errors, strict=True) if int(n)},
-        points=[(float(q), weight) for q in quantiles.split(",")],
+    return run_wrk_script(
+        f"http://127.0.0.1:{port}",
+        seconds,
+        _PACED_SCRIPT % (quoted, pause_ms),
+        connections=connections,
+        threads=2,
+        headers=headers,
     )
 
 

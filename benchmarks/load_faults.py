@@ -38,7 +38,6 @@ import shutil
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from fault_harness import (
@@ -52,32 +51,20 @@ from fault_harness import (
     summarise,
     summarise_wrk,
 )
-from web_harness import READ_RATE_NOT_REACHED, get, manage, production_env, wait_ready, workdir
+from web_harness import (
+    READ_RATE_NOT_REACHED,
+    get,
+    make_completed_requests,
+    manage,
+    production_env,
+    wait_ready,
+    workdir,
+)
 
 MAX_P99_MS = 20.0
 MAX_ANY_MS = 1000.0  # well under any socket, connect or pool timeout the service has
 RECOVERY_SECONDS = 30.0
 COMPLETED_REQUESTS = 20
-
-# Run by ``manage.py shell``: completed requests of the bench user; prints their ids.
-_MAKE_COMPLETED = """
-from django.contrib.auth import get_user_model
-from django.utils import timezone
-from analysis.models import AnalysisRequest, AnalysisResult
-now, owner = timezone.now(), get_user_model().objects.get(username="bench")
-for _ in range(%d):
-    request = AnalysisRequest.objects.create(
-        owner=owner, media_url="https://example.org/clip.mp4", prompt="What happens?",
-        provider="builtin", media_type="video", model_used="builtin-report",
-        status="completed", started_at=now, completed_at=now, latency_ms=1234,
-    )
-    AnalysisResult.objects.create(
-        request=request, result_text="A person walks a dog along a beach. " * 12,
-        model_used="builtin-report", provider="builtin", input_tokens=1200,
-        output_tokens=180, cost_usd="0.001250", latency_ms=800,
-    )
-    print(request.id)
-"""
 
 
 @dataclass
@@ -136,14 +123,6 @@ def start_web(stack: Stack) -> Service:
     return web
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
 def server_errors_in_log(text: str) -> list[str]:
     """Lines that say a request ended in a 500 or an unhandled exception."""
     return [
@@ -200,9 +179,8 @@ def run_dos(options) -> list[str]:
     stack = make_stack("load-faults-dos-", options.port)
     failures: list[str] = []
     try:
-        created = manage(stack.env, "shell", "-c", _MAKE_COMPLETED % COMPLETED_REQUESTS)
-        # The shell may print more than the ids (a warning): keep what parses as one.
-        paths = [f"/api/media/status/{word}" for word in created.split() if _is_uuid(word)]
+        created = make_completed_requests(stack.env, COMPLETED_REQUESTS)
+        paths = [f"/api/media/status/{request_id}" for request_id in created]
         headers = {"Authorization": f"Token {stack.token}"}
         web = start_web(stack)
         for path in paths + paths:  # the first poll of each fills the cache

@@ -50,6 +50,7 @@ from web_harness import (
     BenchDatabase,
     WrkRun,
     get,
+    make_completed_requests,
     manage,
     production_env,
     require_servers,
@@ -68,27 +69,6 @@ MAX_P99_MS = 100.0
 MAX_P99_FACTOR = 2.5
 MAX_TRANSACTIONS_PER_POLL = 0.01
 
-# Run by ``manage.py shell``: one completed request of the bench user, with a result
-# of a realistic length; prints its id.
-_MAKE_COMPLETED = """
-from django.contrib.auth import get_user_model
-from django.utils import timezone
-from analysis.models import AnalysisRequest, AnalysisResult
-now = timezone.now()
-request = AnalysisRequest.objects.create(
-    owner=get_user_model().objects.get(username="bench"),
-    media_url="https://example.org/clip.mp4", prompt="What happens in this clip?",
-    provider="builtin", media_type="video", model_used="builtin-report",
-    status="completed", started_at=now, completed_at=now, latency_ms=1234,
-)
-AnalysisResult.objects.create(
-    request=request, result_text="A person walks a dog along a beach at dusk. " * 12,
-    model_used="builtin-report", provider="builtin", input_tokens=1200,
-    output_tokens=180, cost_usd="0.001250", latency_ms=800,
-)
-print(request.id)
-"""
-
 
 def start_bare(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
     """The reference: the project's worker model as flags, nothing else of it."""
@@ -105,7 +85,7 @@ def prepare(database: BenchDatabase, env: dict[str, str]) -> tuple[str, str]:
     """(token, id of a completed request), in a freshly migrated database."""
     manage(env, "migrate", "-v", "0")
     token = manage(env, "create_api_token", "bench").strip()
-    request_id = manage(env, "shell", "-c", _MAKE_COMPLETED).strip().splitlines()[-1]
+    (request_id,) = make_completed_requests(env, 1)
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,8 +293,24 @@ class WrkRun:
 def run_wrk(
     url: str, seconds: float, *, connections: int, threads: int, headers: dict[str, str]
 ) -> WrkRun:
+    """wrk against ``url`` for ``seconds``, latencies mergeable across runs."""
+    return run_wrk_script(
+        url, seconds, "", connections=connections, threads=threads, headers=headers
+    )
+
+
+def run_wrk_script(
+    url: str,
+    seconds: float,
+    lua: str,
+    *,
+    connections: int,
+    threads: int,
+    headers: dict[str, str],
+) -> WrkRun:
+    """wrk with ``lua`` (request/delay functions, say) before the result reporter."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(_WRK_SCRIPT)
+    script.write_text(lua + _WRK_SCRIPT)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s"]
     command += ["--timeout", "10s", "-s", str(script)]
     for name, value in headers.items():
@@ -314,3 +331,42 @@ def run_wrk(
         errors={kind: int(n) for kind, n in zip(kinds, errors, strict=True) if int(n)},
         points=[(float(q), weight) for q in quantiles.split(",")],
     )
+
+
+# ------------------------------------------------------------- bench data
+# Run by ``manage.py shell``: completed requests of the bench user, each with a
+# result of a realistic length; prints their ids.
+_MAKE_COMPLETED = """
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from analysis.models import AnalysisRequest, AnalysisResult
+now, owner = timezone.now(), get_user_model().objects.get(username="bench")
+for _ in range(%d):
+    request = AnalysisRequest.objects.create(
+        owner=owner, media_url="https://example.org/clip.mp4",
+        prompt="What happens in this clip?", provider="builtin", media_type="video",
+        model_used="builtin-report", status="completed", started_at=now,
+        completed_at=now, latency_ms=1234,
+    )
+    AnalysisResult.objects.create(
+        request=request, result_text="A person walks a dog along a beach at dusk. " * 12,
+        model_used="builtin-report", provider="builtin", input_tokens=1200,
+        output_tokens=180, cost_usd="0.001250", latency_ms=800,
+    )
+    print(request.id)
+"""
+
+
+def make_completed_requests(env: dict[str, str], count: int) -> list[str]:
+    """Ids of ``count`` new completed requests of the ``bench`` user."""
+    output = manage(env, "shell", "-c", _MAKE_COMPLETED % count)
+    # The shell may print more than the ids (a warning): keep what parses as one.
+    return [word for word in output.split() if _is_uuid(word)]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
