@@ -3,6 +3,13 @@
 Unknown values (a status that does not exist, a date that is not one, an ordering
 field we do not offer) are 400s naming the parameter; text goes to the database as
 bound parameters only, and text PostgreSQL cannot hold (NUL) is refused up front.
+
+Pages cost the same whatever the history's size (issue 12: p95 under 20 ms at a
+million requests, ``benchmarks/history_p95.py``): a page reads one row more than it
+shows to know whether there is a next one, and the total is counted only up to
+``COUNT_LIMIT`` rows and ``COUNT_TIMEOUT_MS`` of PostgreSQL's time (``count_exact``
+says whether ``count`` is the total or a lower bound). Every ordering has an index
+(``analysis.models``), and the search has trigram indexes.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ from datetime import UTC, timedelta
 
 import django_filters
 from django import forms
+from django.db import OperationalError, connections, transaction
 from django.db.models import Q, QuerySet
 from django_filters.fields import IsoDateTimeField
-from rest_framework.exceptions import ValidationError
+from psycopg.errors import QueryCanceled
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from analysis.models import AnalysisRequest, AnalysisStatus, MediaType
 
@@ -68,17 +79,24 @@ class InstantFilter(django_filters.IsoDateTimeFilter):
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
-    """Adds the primary key last, so pages never repeat or skip rows that tie."""
+    """Adds the primary key last, so pages never repeat or skip rows that tie. The
+    key goes the way of the first field: one index (field, id) then serves both
+    directions, where a key always descending would leave PostgreSQL sorting every
+    row of a tie (a status, a retry count: hundreds of thousands)."""
 
     def filter(self, qs: QuerySet, value):
         ordered = super().filter(qs, value)
         ordering = list(ordered.query.order_by) or ["-created_at"]
-        return ordered.order_by(*ordering, "-id")
+        descending = str(ordering[0]).startswith("-")
+        return ordered.order_by(*ordering, "-id" if descending else "id")
 
 
 class HistoryFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=[(s, s) for s in VISIBLE_STATUSES],
+        # One table, no joins: nothing to de-duplicate. django-filter's default
+        # (DISTINCT) would make PostgreSQL read and compare every matching row.
+        distinct=False,
         help_text="One or more statuses: repeat the parameter or separate with commas.",
     )
     media_type = django_filters.ChoiceFilter(choices=MediaType.choices)
@@ -129,12 +147,167 @@ class HistoryFilter(django_filters.FilterSet):
         return queryset.filter(Q(prompt__icontains=value) | Q(original_filename__icontains=value))
 
 
+# Counting every row a history's filters match costs time in proportion to the
+# matches (a staff-wide count of a million rows: most of a second); past this many
+# a page says "at least" instead.
+COUNT_LIMIT = 1000
+# ...and the count gets this much of PostgreSQL's time. A count that must read many
+# rows to find its matches (a rare status, a search, both) costs tens of
+# milliseconds at a million requests, whatever the limit; past this budget the
+# page says "at least" the rows it has seen instead (issue 12: p95 < 20 ms).
+COUNT_TIMEOUT_MS = 5
+# From this many rows deep, a page is found by its keys first (see _rows).
+DEEP_PAGE_ROWS = 1000
+
+
+def _binds_on_server(connection) -> bool:
+    # Server-side binding (an OPTIONS switch) sends extended-protocol queries, which
+    # take one statement each: then the budget needs a transaction of its own.
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
+
+
+def _key_of(row) -> object:
+    return row["id"] if isinstance(row, dict) else row.pk
+
+
 class HistoryPagination(PageNumberPagination):
+    """Page numbers, as DRF's PageNumberPagination, with a bounded count: ``count``
+    is the total when ``count_exact`` is true, else a lower bound (COUNT_LIMIT past
+    the limit; the rows read so far when the count ran out of time). ``next`` is
+    there exactly when a next page has rows."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100  # a larger page_size is capped, not refused
 
     last_page_strings = ()  # pages are numbers only, as the schema says
+    count_limit = COUNT_LIMIT
+    count_timeout_ms = COUNT_TIMEOUT_MS
+
+    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:
+        self.request = request
+        size = self.get_page_size(request)
+        self.number = int(self.get_page_number(request, None))
+        start = (self.number - 1) * size
+        # One row more than the page: whether a next page exists, without a count.
+        rows = self._rows(queryset, start, size + 1)
+        self.has_next = len(rows) > size
+        del rows[size:]
+        if not rows and self.number > 1:
+            raise NotFound("Invalid page.")
+        seen = start + len(rows) + (1 if self.has_next else 0)
+        if not self.has_next:
+            self.count, self.count_exact = seen, True
+        elif seen > self.count_limit:
+            self.count, self.count_exact = seen, False  # past the limit already: no query
+        else:
+            counted = self._bounded_count(queryset)
+            if counted is None:  # out of time: the rows seen are all we know of
+                self.count, self.count_exact = seen, False
+            elif counted > self.count_limit:
+                self.count, self.count_exact = max(self.count_limit, seen), False
+            else:
+                self.count, self.count_exact = counted, True
+        return rows
+
+    def _bounded_count(self, queryset: QuerySet) -> int | None:
+        """Up to count_limit + 1 matches, or None when counting them takes longer
+        than count_timeout_ms. Ordering dropped: any rows will do, so PostgreSQL
+        picks the cheapest way to find them.
+
+        The budget is a statement timeout set with SET LOCAL, so it ends with its
+        transaction and never reaches the next user of a pooled connection. A
+        cancelled count is caught here, inside call_database, so the breaker never
+        sees it: a slow count is not a database failure, and the page is answered
+        (count_exact: false)."""
+        alias = queryset.db
+        connection = connections[alias]
+        rows, params = (
+            queryset.order_by().values("pk")[: self.count_limit + 1].query.sql_with_params()
+        )
+        # Django compiled the rows query: the text holds placeholders, no values.
+        count_sql = f"SELECT COUNT(*) FROM ({rows}) AS counted"  # noqa: S608
+        budget = f"SET LOCAL statement_timeout = {int(self.count_timeout_ms)}"
+        try:
+            if connection.in_atomic_block or _binds_on_server(connection):
+                return self._count_in_savepoint(connection, alias, budget, count_sql, params)
+            # Autocommit (every request here): one message of two statements, which
+            # PostgreSQL runs as one implicit transaction, so the budget costs no
+            # round trip of its own (BEGIN, SET, COMMIT: three more on a loaded host).
+            with connection.cursor() as cursor:
+                cursor.execute(f"{budget}; {count_sql}", params)
+                cursor.nextset()
+                return cursor.fetchone()[0]
+        except OperationalError as error:
+            if isinstance(error.__cause__, QueryCanceled):
+                return None
+            raise
+
+    @staticmethod
+    def _count_in_savepoint(connection, alias: str, budget: str, sql: str, params) -> int:
+        # Inside a transaction (tests, ATOMIC_REQUESTS) a savepoint keeps a cancelled
+        # count from aborting it; its release would carry the budget outwards, so
+        # the setting before it is put back.
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            previous = cursor.fetchone()[0]
+            cursor.execute(budget)
+            cursor.execute(sql, params)
+            counted = cursor.fetchone()[0]
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        return counted
+
+    @staticmethod
+    def _rows(queryset: QuerySet, start: int, count: int) -> list:
+        if start < DEEP_PAGE_ROWS:
+            return list(queryset[start : start + count])
+        # Deep: find the page's keys first. Skipping thousands of rows then reads
+        # the index alone (every ordering's index ends with the key), not a table
+        # row for each; only the page's own rows are fetched whole. Rows are model
+        # instances or .values() dicts (the history view's).
+        keys = list(queryset.values_list("pk", flat=True)[start : start + count])
+        found = {_key_of(row): row for row in queryset.order_by().filter(pk__in=keys)}
+        return [found[key] for key in keys if key in found]  # gone since: left out
+
+    def get_paginated_response(self, data) -> Response:
+        return Response(
+            {
+                "count": self.count,
+                "count_exact": self.count_exact,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.page_query_param, self.number + 1)
+
+    def get_previous_link(self) -> str | None:
+        if self.number == 1:
+            return None
+        url = self.request.build_absolute_uri()
+        if self.number == 2:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, self.number - 1)
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count"]["description"] = (
+            f"How many requests match: the total when count_exact is true, else a lower"
+            f" bound (counting stops past {self.count_limit} matches or"
+            f" {self.count_timeout_ms} ms)."
+        )
+        response["properties"] = {
+            "count": response["properties"]["count"],
+            "count_exact": {"type": "boolean", "example": True},
+            **{k: v for k, v in response["properties"].items() if k != "count"},
+        }
+        response["required"] = [*response["required"], "count_exact"]
+        return response
 
     def get_page_number(self, request, paginator) -> str:
         raw = request.query_params.get(self.page_query_param)

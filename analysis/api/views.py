@@ -27,6 +27,7 @@ from analysis.api.authentication import HashedTokenAuthentication
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
 from analysis.api.serializers import (
+    HISTORY_COLUMNS,
     AcceptedSerializer,
     AnalyzeSerializer,
     AnalyzeUploadSerializer,
@@ -34,6 +35,7 @@ from analysis.api.serializers import (
     ErrorSerializer,
     HistoryItemSerializer,
     StatusSerializer,
+    history_items,
     status_path,
 )
 from analysis.api.status_poll import DATA_SOURCE_HEADER, prefetch_for
@@ -335,9 +337,10 @@ class MediaViewSet(viewsets.GenericViewSet):
 
     def _history_page(self, request) -> bytes:
         queryset = self.filter_queryset(visible_requests(request.user))
-        page = self.paginate_queryset(queryset)
-        data = HistoryItemSerializer(page, many=True).data
-        return _json.render(self.get_paginated_response(data).data)
+        # Plain rows of the columns a line shows, built by a plain function: the
+        # same bytes as HistoryItemSerializer, a fraction of its cost (issue 12).
+        page = self.paginate_queryset(queryset.values(*HISTORY_COLUMNS))
+        return _json.render(self.get_paginated_response(history_items(page)).data)
 
     # ------------------------------------------------------------ transitions
     def _owned(self, request, id: str) -> uuid.UUID:
