@@ -51,6 +51,16 @@ def _json_logs() -> bool:
 
 
 class JsonAwareWorker(Worker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Gossip and mingle are worker-to-worker chatter over the broker (heartbeats,
+        # clock and revoked-task sync at start) that nothing here uses: tasks are
+        # never revoked, state lives in PostgreSQL. Gossip also logged an ERROR with
+        # a traceback ("Error on restarting Gossip") each time the worker reconnected
+        # after Redis came back (benchmarks/load_faults.py --scenario redis-kill).
+        kwargs["without_gossip"] = True
+        kwargs["without_mingle"] = True
+        super().__init__(*args, **kwargs)
+
     def emit_banner(self) -> None:
         if not _json_logs():
             return super().emit_banner()
