@@ -1,4 +1,6 @@
-"""The web's entry point: gunicorn (``media_analysis.wsgi``) and runserver load it."""
+"""The web's entry point: gunicorn (``media_analysis.wsgi``) and runserver load it.
+
+``application`` is Django's, wrapped by the status poll's fast path."""
 
 import os
 
@@ -14,4 +16,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "media_analysis.settings")
 # docs/database-pool.md.
 disable_connect_retries()
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# Imported once Django is set up (the fast path's modules load models). A cached
+# status poll is answered before Django's handler; see analysis/api/status_poll_wsgi.py.
+from analysis.api.status_poll_wsgi import StatusPollApplication  # noqa: E402
+
+application = StatusPollApplication(django_application)

@@ -24,6 +24,11 @@ The middleware sits after the request context and security middleware, so the
 ids, the security headers, the HTTPS redirect and the JSON log fields are as for
 any request.
 
+``status_poll_wsgi`` answers the same polls before Django's handler (gunicorn and
+runserver load it through ``media_analysis.wsgi``) with this middleware's own
+checks and hooks; this middleware then answers what goes through Django alone (the
+test client) and what the WSGI path leaves to it.
+
 Metrics: django-prometheus's outer middleware counts and times a fast-path answer
 like any request (``django_http_requests_before_middlewares_total``,
 ``..._responses_before_middlewares_total``,
@@ -60,6 +65,9 @@ DATA_SOURCE_HEADER = "X-Data-Source"
 READ_SCOPE = "read"
 MAX_ACCEPT_LENGTH = 1000
 STATUS_ROUTE = "media-status"
+# Where the WSGI fast path (status_poll_wsgi) hands its round trip's result to the
+# full path when it does not answer itself: not a header name, so no client sets it.
+PREFETCH_ENVIRON_KEY = "media_analysis.status_poll_prefetch"
 # Middleware after this one whose process_response would change a cached status
 # answer; the fast path runs those hooks, innermost first as Django would. The others
 # (session, CSRF, auth, messages) leave it untouched; django-prometheus's inner
@@ -75,6 +83,10 @@ def prefetch_for(request: HttpRequest, raw_id: str | None) -> cache.PollPrefetch
     fetched: a malformed id or token, or Redis away)."""
     if hasattr(request, "api_prefetch"):
         return request.api_prefetch
+    if PREFETCH_ENVIRON_KEY in request.META:  # fetched by the WSGI fast path
+        found = request.META[PREFETCH_ENVIRON_KEY]
+        request.api_prefetch = found
+        return found
     found = None
     digest = presented_digest(request)
     request_id = _parse_id(raw_id)
@@ -118,12 +130,15 @@ class StatusPollMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method == "GET" and request.path_info.startswith(STATUS_PREFIX):
-            response = self._from_cache(request)
+            response = self.from_cache(request)
             if response is not None:
                 return response
         return self.get_response(request)
 
-    def _from_cache(self, request: HttpRequest) -> HttpResponse | None:
+    def from_cache(self, request: HttpRequest) -> HttpResponse | None:
+        """The answer from the cache with the hooks of the middleware after this one
+        applied, or None: the full path answers (``request.api_prefetch`` holds the
+        round trip's result if one was made)."""
         route = self._route()
         if route is None or not _renders_json(request.META.get("HTTP_ACCEPT")):
             return None
