@@ -9,20 +9,11 @@ import pytest
 from django.utils import timezone
 
 from analysis import services
-from analysis.api.filters import HistoryPagination
 from analysis.models import AnalysisRequest, AnalysisStatus
 from tests.api.conftest import error_of, make_request
 from tests.conftest import force_status
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def count_budget_of_a_second(monkeypatch):
-    """These tests are about what ``count`` says, not its time budget (a 20 ms
-    statement timeout that a loaded CI host can run out of on any count); the
-    budget running out has tests of its own."""
-    monkeypatch.setattr(HistoryPagination, "count_timeout_ms", 1000)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("count_budget_of_a_second")]
 
 
 HISTORY = "/api/media/history"

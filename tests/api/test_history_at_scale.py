@@ -27,15 +27,7 @@ from analysis.models import HISTORY_ORDERINGS, AnalysisRequest
 from media_analysis.resilience import database_breaker_open, reset_breakers
 from tests.api.test_history import HISTORY, bulk, ids
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def count_budget_of_a_second(monkeypatch):
-    """These tests are about what ``count`` says, not its time budget (a 20 ms
-    statement timeout that a loaded CI host can run out of on any count); the
-    budget running out has tests of its own."""
-    monkeypatch.setattr(HistoryPagination, "count_timeout_ms", 1000)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("count_budget_of_a_second")]
 
 
 @pytest.fixture
