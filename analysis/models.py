@@ -256,6 +256,9 @@ class AnalysisResult(models.Model):
     confidence_score = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
     metadata = metadata_field()
     created_at = created_at_field()
+    # Beyond the plan (issue 13): the answer as JSON matching the request's
+    # options.response_schema, validated; null for a free-text answer.
+    data = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "media_analysis_results"

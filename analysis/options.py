@@ -24,7 +24,7 @@ UPLOAD_URL_SCHEME = "upload://"
 BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI = "builtin", "openrouter", "novita", "openai", "gemini"
 PROVIDER_NAMES: tuple[str, ...] = (BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI)
 
-OPTION_NAMES = ("frames", "grid", "resolution", "force")
+OPTION_NAMES = ("frames", "grid", "resolution", "force", "response_schema")
 _GRID = re.compile(r"([1-9]|10)x([1-9]|10)")
 _RESOLUTION = re.compile(r"(\d{3,4})x(\d{3,4})")
 MIN_SIZE, MAX_SIZE = (320, 240), (7680, 4320)
@@ -48,12 +48,17 @@ def parse_resolution(text: str) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Per-request processing options; unknown keys are refused, not ignored."""
+    """Per-request processing options; unknown keys are refused, not ignored.
+
+    ``response_schema`` is the caller's JSON Schema for a structured answer
+    (``analysis/providers/structured.py``); None asks for free text.
+    """
 
     frames: int
     grid: str
     resolution: str
     force: bool = False
+    response_schema: dict[str, Any] | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> AnalysisOptions:
@@ -94,10 +99,23 @@ class AnalysisOptions:
             raise InvalidRequest(
                 "invalid_force", "force must be true or false.", field="options.force"
             )
-        return cls(frames=frames, grid=grid, resolution=resolution, force=force)
+        schema = raw.get("response_schema")
+        if schema is not None:
+            # Imported here: jsonschema is only needed when a schema was given, and
+            # this module is read by settings at every process start.
+            from analysis.providers.structured import check_schema
+
+            schema = check_schema(schema)
+        return cls(
+            frames=frames, grid=grid, resolution=resolution, force=force, response_schema=schema
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Without a schema the stored options keep the shape they always had.
+        options = asdict(self)
+        if options["response_schema"] is None:
+            del options["response_schema"]
+        return options
 
     def processing(self) -> ProcessingOptions:
         """These options in the form ``analysis.processing`` takes."""

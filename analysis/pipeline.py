@@ -1,9 +1,10 @@
 """One analysis, from a pending request to a recorded result.
 
 claim -> ingest (download or the stored upload) -> process -> store frames and the
-contact sheet -> answer from an identical earlier request, or ask the provider ->
-record the result and write outputs/. Each stage is timed into the request's
-metadata.
+contact sheet -> answer from an identical earlier request, or ask the provider
+(with a response schema: validated, repaired once, see
+``analysis/providers/structured.py``) -> record the result and write outputs/.
+Each stage is timed into the request's metadata.
 
 Safe to run twice for the same request (a redelivered message after a worker was
 killed, ``acks_late``): a PostgreSQL advisory lock lets one run at a time, every
@@ -38,7 +39,7 @@ from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, Med
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from analysis.processing import process_media
 from analysis.processing.detect import detect_media
-from analysis.providers import get_provider
+from analysis.providers import get_provider, structured
 from analysis.providers.base import AudioInput, ImageInput, ProviderError, ProviderRequest
 from audit.recording import audited_update
 from media_analysis.errors import ServiceError
@@ -105,7 +106,7 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
         except ServiceError as failure:
             # Every error media, downloads, storage and providers raise by design:
             # its code and message become the request's. Anything else is a bug.
-            _fail(run, failure.code, failure.failure_message)
+            _fail(run, failure.code, failure.failure_message, failure.failure_metadata)
             return "failed"
         except Exception as exc:
             if _is_database_outage(exc):
@@ -226,8 +227,9 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
     request = run.request
     provider = get_provider(request.provider)
     model = provider.resolve_model(request.metadata.get("requested_model"))
+    schema = run.options.response_schema
     request.prompt_hash = prompt_hash(
-        media.get("sha256") or request.media_url, request.prompt, provider.name, model
+        media.get("sha256") or request.media_url, request.prompt, provider.name, model, schema
     )
     audited_update(AnalysisRequest.objects.filter(pk=request.id), prompt_hash=request.prompt_hash)
 
@@ -236,6 +238,7 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
         if earlier is not None:
             return {
                 "result_text": earlier.result_text,
+                "data": earlier.data,
                 "model_used": earlier.model_used,
                 "provider": earlier.provider,
                 "input_tokens": earlier.input_tokens,
@@ -247,14 +250,27 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
                     "source_result": str(earlier.id),
                 },
             }
-    provider_request = _provider_request(request, model, outcome, media, media_path)
+    provider_request = _provider_request(request, model, outcome, media, media_path, schema)
+    data, structured_note = None, {}
     try:
-        result = provider.analyse(provider_request)
+        if schema is None:
+            result = provider.analyse(provider_request)
+        else:
+            answered = structured.answer(provider.analyse, provider_request)
+            result, data = answered.result, answered.data
+            structured_note = {
+                "structured": {
+                    "mode": result.structured_mode,
+                    "repaired": answered.repaired,
+                    "first_problem": answered.first_problem,
+                }
+            }
     except ProviderError as exc:
         exc.provider = provider.name  # the failed request names who failed it
         raise
     return {
         "result_text": result.text,
+        "data": data,
         "model_used": result.model_used,
         "provider": result.provider,
         "input_tokens": result.input_tokens,
@@ -265,6 +281,7 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
             "usage": result.raw_usage,
             "cost_source": result.cost_source,
             "attempts": result.attempts,
+            **structured_note,
         },
     }
 
@@ -320,9 +337,19 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
 
 
 # ------------------------------------------------------------------ helpers
-def prompt_hash(media_identity: str, prompt: str, provider: str, model: str) -> str:
-    """SHA-256 over what makes two analyses the same question."""
-    payload = json.dumps([media_identity, prompt, provider, model], ensure_ascii=False)
+def prompt_hash(
+    media_identity: str,
+    prompt: str,
+    provider: str,
+    model: str,
+    response_schema: dict[str, Any] | None = None,
+) -> str:
+    """SHA-256 over what makes two analyses the same question (a response schema
+    is part of it; without one the hash is what it always was)."""
+    question: list[Any] = [media_identity, prompt, provider, model]
+    if response_schema is not None:
+        question.append(json.dumps(response_schema, sort_keys=True, ensure_ascii=False))
+    payload = json.dumps(question, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -346,8 +373,13 @@ AUDIO_INPUT_MAX_BYTES = 20 * 1024 * 1024
 
 
 def _provider_request(
-    request: AnalysisRequest, model: str, outcome: Any, media: dict[str, Any], media_path: Path
-):
+    request: AnalysisRequest,
+    model: str,
+    outcome: Any,
+    media: dict[str, Any],
+    media_path: Path,
+    response_schema: dict[str, Any] | None,
+) -> ProviderRequest:
     images = [
         ImageInput(data=Path(path).read_bytes(), mime_type=mime) for path, mime in outcome.images
     ]
@@ -365,6 +397,7 @@ def _provider_request(
         images=images,
         audio=audio,
         facts=outcome.facts,
+        response_schema=response_schema,
     )
 
 
@@ -398,7 +431,7 @@ def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
     return request
 
 
-def _fail(run: Run, code: str, message: str) -> None:
+def _fail(run: Run, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
     with transaction.atomic():
         locked = AnalysisRequest.objects.select_for_update().filter(pk=run.request.id).first()
         if locked is None or locked.status != AnalysisStatus.PROCESSING:
@@ -410,7 +443,7 @@ def _fail(run: Run, code: str, message: str) -> None:
             error_code=code[:50],
             error_message=message,
             latency_ms=run.elapsed_ms,
-            metadata={**locked.metadata, "stages_ms": run.stages},
+            metadata={**locked.metadata, **(extra or {}), "stages_ms": run.stages},
         )
     logger.info("analysis failed", extra={"analysis_id": str(run.request.id), "error_code": code})
 

@@ -48,6 +48,12 @@ class ServiceError(Exception):
         """What a request failed by this error records as its ``error_message``."""
         return self.message
 
+    @property
+    def failure_metadata(self) -> dict[str, Any]:
+        """What a request failed by this error keeps in its ``metadata`` beyond the
+        code and message (the raw answers of a ``schema_mismatch``, say)."""
+        return {}
+
     def as_dict(self) -> dict[str, Any]:
         """The ``error`` object of an API answer."""
         body: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -57,6 +57,15 @@ class OptionsSerializer(serializers.Serializer):
     grid = serializers.RegexField(r"^([1-9]|10)x([1-9]|10)$", required=False)
     resolution = serializers.RegexField(r"^\d{3,4}x\d{3,4}$", required=False)
     force = serializers.BooleanField(required=False)
+    response_schema = serializers.DictField(
+        required=False,
+        help_text=(
+            "A JSON Schema (Draft 2020-12 unless $schema names another draft), at most "
+            "16 KB as compact JSON, references inside itself only. The answer is JSON "
+            "matching it, returned as result.data; a model's answer that does not match "
+            "is repaired once, then the request fails with schema_mismatch."
+        ),
+    )
 
 
 @extend_schema_field(OptionsSerializer)
@@ -101,7 +110,9 @@ class AnalyzeUploadSerializer(serializers.Serializer):
     options = SafeCharField(
         required=False,
         allow_blank=True,
-        max_length=2000,
+        # Room for a 16 KB response schema, pretty-printed; its own limit is checked
+        # by the service with a code of its own (response_schema_too_large).
+        max_length=64_000,
         help_text='A JSON object, e.g. {"grid": "3x3"}.',
     )
 
@@ -184,14 +195,24 @@ class ErrorInfoSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+@extend_schema_field({"nullable": True, "description": "Any JSON value."})
+class AnyJSONField(serializers.JSONField):
+    """JSON as stored (object, array, string, number, boolean or null)."""
+
+
 class ResultSerializer(serializers.ModelSerializer):
     text = serializers.CharField(source="result_text")
+    data = AnyJSONField(
+        allow_null=True,
+        help_text="The answer as JSON matching options.response_schema; null without one.",
+    )
     tokens = serializers.SerializerMethodField()
 
     class Meta:
         model = AnalysisResult
         fields = [
             "text",
+            "data",
             "model_used",
             "provider",
             "input_tokens",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -59,14 +60,28 @@ class AudioInput:
 
 
 @dataclass(frozen=True)
+class SchemaRepair:
+    """A second ask after an answer that did not match the response schema: the
+    validation ``problem`` and the ``previous_answer`` as the model wrote it."""
+
+    previous_answer: str
+    problem: str
+
+
+@dataclass(frozen=True)
 class ProviderRequest:
     """What a provider is asked. ``model`` None means the provider's default model.
 
     ``facts`` is what processing measured, typed per media type (duration,
     resolution, codecs, levels, pages, text statistics...; None when nothing was
     measured); providers read it by attribute, or send ``facts.as_dict()`` as JSON.
-    ``text`` is extracted document text. Everything except ``prompt`` comes from the
-    media and is treated as untrusted data by every provider.
+    ``text`` is extracted document text. Everything except ``prompt`` and
+    ``response_schema`` comes from the media and is treated as untrusted data by
+    every provider.
+
+    ``response_schema`` is the caller's JSON Schema (already checked on submit):
+    the answer must be JSON matching it (see :mod:`structured`). ``repair`` is set
+    on the one second ask after an answer that did not match.
     """
 
     prompt: str
@@ -75,6 +90,8 @@ class ProviderRequest:
     images: tuple[ImageInput, ...] | list[ImageInput] = ()
     audio: AudioInput | None = None
     facts: MediaFacts | None = None
+    response_schema: Mapping[str, Any] | None = None
+    repair: SchemaRepair | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,12 @@ class ProviderResult:
     provider reported it, "price_table" from :mod:`pricing`, "free" for the
     built-in report). ``latency_ms`` covers the whole provider step, retries
     included; ``attempts`` counts the HTTP attempts made.
+
+    With a response schema, ``structured_mode`` says how JSON was asked for
+    ("native": the provider's structured mode; "prompt": instructions in the
+    prompt, where the model refused the native mode; "facts": filled by the
+    built-in provider) and ``data`` holds the answer already as data when the
+    provider built it itself (the built-in one); otherwise ``text`` is parsed.
     """
 
     text: str
@@ -98,6 +121,8 @@ class ProviderResult:
     raw_usage: dict[str, Any]
     cost_source: str | None = None
     attempts: int = 1
+    structured_mode: str | None = None
+    data: Any = None
 
 
 class ProviderError(ServiceError):
@@ -206,6 +231,8 @@ class Provider(ABC):
             raw_usage=outcome.raw_usage,
             cost_source=outcome.cost_source,
             attempts=outcome.attempts,
+            structured_mode=outcome.structured_mode,
+            data=outcome.data,
         )
 
     @abstractmethod
@@ -225,6 +252,8 @@ class CallOutcome:
     raw_usage: dict[str, Any]
     cost_source: str | None
     attempts: int = 1
+    structured_mode: str | None = None
+    data: Any = None
 
 
 def error_for_status(

@@ -9,6 +9,11 @@ when they do not.
 It reads the typed facts by attribute (see ``report_lines``): the well-known ones
 as labelled lines, everything else measured under "Other measurements", so
 nothing is lost, and nothing is shown that processing did not measure.
+
+With a response schema it fills the fields it can from the same measurements
+(``schema_fill``), names the ones it could not in the report, and fails with
+``schema_unfillable`` when a required field is among them: it never invents a
+value to satisfy a schema.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from analysis.processing.facts import DocumentFacts, MediaFacts
+from analysis.providers import schema_fill, structured
 from analysis.providers.base import (
     PROVIDER_BAD_REQUEST,
     CallOutcome,
@@ -32,6 +38,7 @@ from analysis.providers.report_lines import (
 
 BUILTIN_MODEL = "metadata-report-v1"
 EXCERPT_CHARS = 600
+SCHEMA_UNFILLABLE = "schema_unfillable"
 
 # What processing measures for each media type: the honesty note promises no more.
 MEASURED_BY_TYPE = {
@@ -194,12 +201,50 @@ class BuiltinProvider(Provider):
                 f"the builtin provider has one model, {BUILTIN_MODEL!r}, not {model!r}",
                 retryable=False,
             )
+        text, data, mode = build_report(request), None, None
+        if request.response_schema is not None:
+            filled = fill_schema(request)
+            text += "\n\n" + structured_section(filled)
+            data, mode = filled.data, structured.FACTS
         return CallOutcome(
-            text=build_report(request),
+            text=text,
             model_used=BUILTIN_MODEL,
             input_tokens=0,
             output_tokens=0,
             cost_usd=Decimal("0.000000"),
             raw_usage={},
             cost_source="free",
+            structured_mode=mode,
+            data=data,
         )
+
+
+def fill_schema(request: ProviderRequest) -> schema_fill.Filled:
+    """The schema's fields from the measurements, or ``schema_unfillable``."""
+    filled = schema_fill.fill(request.response_schema or {}, request.facts, request.text)
+    if filled is None:
+        raise ProviderError(
+            SCHEMA_UNFILLABLE,
+            "the built-in provider fills object schemas with named properties from "
+            "measured facts; this schema has none to match",
+            retryable=False,
+        )
+    if filled.missing_required:
+        raise ProviderError(
+            SCHEMA_UNFILLABLE,
+            "the built-in provider cannot fill the required field(s) "
+            f"{', '.join(filled.missing_required)} from what processing measured; it fills "
+            "measured facts only (duration, resolution, codecs, levels, pages, word "
+            "counts...). Ask a model provider for anything else.",
+            retryable=False,
+        )
+    return filled
+
+
+def structured_section(filled: schema_fill.Filled) -> str:
+    """What the report says about the structured answer."""
+    lines = ["Structured answer (filled from measured facts only):"]
+    lines.append(f"- Filled: {', '.join(filled.filled) or 'none'}")
+    if filled.unfilled:
+        lines.append(f"- Could not fill (nothing measured matches): {', '.join(filled.unfilled)}")
+    return "\n".join(lines)

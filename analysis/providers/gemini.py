@@ -7,18 +7,25 @@ natively), document text as text parts inside untrusted blocks, the security
 rules as the system instruction. The SDK's own retries are switched off: retries
 and the circuit breaker are ours (:mod:`retry`), the same for every provider.
 GEMINI_BASE_URL points the SDK elsewhere (tests use a local server).
+
+A request with a response schema sets ``responseMimeType: application/json`` and
+``responseJsonSchema`` (plain JSON Schema, Gemini 2.5 and later; the older
+``responseSchema`` takes only an OpenAPI subset). A model that refuses it (HTTP
+400 naming the response schema) is asked again once with the schema as
+instructions in the prompt.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 
-from analysis.providers import pricing
+from analysis.providers import pricing, structured
 from analysis.providers.base import (
     PROVIDER_AUTH_FAILED,
     PROVIDER_BAD_RESPONSE,
@@ -40,6 +47,8 @@ from analysis.providers.prompting import (
     build_parts,
 )
 from analysis.providers.retry import RetryPolicy, call_with_retries, parse_retry_after
+
+logger = logging.getLogger(__name__)
 
 MAX_ERROR_MESSAGE_CHARS = 1000
 _RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
@@ -100,7 +109,9 @@ class GeminiProvider(Provider):
             )
         return genai.Client(api_key=self.config.api_key, http_options=http_options)
 
-    def build_contents(self, request: ProviderRequest) -> list[Any]:
+    def build_contents(
+        self, request: ProviderRequest, *, schema_in_prompt: bool = False
+    ) -> list[Any]:
         """The user turn as google-genai parts (text, inline images and audio)."""
         from google.genai import types
 
@@ -109,6 +120,7 @@ class GeminiProvider(Provider):
             request,
             include_audio=request.audio is not None,
             max_text_chars=self.config.max_text_chars,
+            schema_in_prompt=schema_in_prompt,
         ):
             if isinstance(part, TextPart):
                 parts.append(types.Part.from_text(text=part.text))
@@ -122,27 +134,53 @@ class GeminiProvider(Provider):
                 )
         return [types.Content(role="user", parts=parts)]
 
-    def _analyse(self, request: ProviderRequest, model: str) -> CallOutcome:
+    def build_config(self, request: ProviderRequest, *, schema_in_prompt: bool = False) -> Any:
+        """The generation config; a response schema goes as ``responseJsonSchema``
+        unless ``schema_in_prompt`` (the model has no structured mode)."""
         from google.genai import types
 
-        contents = self.build_contents(request)
-        config = types.GenerateContentConfig(
+        schema = request.response_schema
+        native = schema is not None and not schema_in_prompt
+        return types.GenerateContentConfig(
             system_instruction=SYSTEM_MESSAGE,
             max_output_tokens=self.config.max_output_tokens,
+            response_mime_type="application/json" if native else None,
+            response_json_schema=dict(schema) if native and schema is not None else None,
         )
+
+    def _analyse(self, request: ProviderRequest, model: str) -> CallOutcome:
+        mode = structured.NATIVE if request.response_schema is not None else None
+        contents, config = self.build_contents(request), self.build_config(request)
         try:
             client = self._client()
         except ValueError as exc:  # the SDK refuses an incomplete configuration
             raise ProviderError(
                 PROVIDER_AUTH_FAILED, self._redact(str(exc)), retryable=False
             ) from None
+        refused = 0
         with client:
-            attempted = call_with_retries(
-                self.name,
-                lambda: self._generate(client, model, contents, config),
-                self.retry_policy,
-            )
-        return self._outcome(attempted.value, model, attempted.attempts)
+            try:
+                attempted = call_with_retries(
+                    self.name,
+                    lambda: self._generate(client, model, contents, config),
+                    self.retry_policy,
+                )
+            except ProviderError as exc:
+                if mode is None or not structured.refuses_structured_mode(
+                    exc.upstream_status, exc.message
+                ):
+                    raise
+                logger.info("gemini %s refused responseJsonSchema; schema in the prompt", model)
+                mode, refused = structured.PROMPT, 1
+                contents = self.build_contents(request, schema_in_prompt=True)
+                config = self.build_config(request, schema_in_prompt=True)
+                attempted = call_with_retries(
+                    self.name,
+                    lambda: self._generate(client, model, contents, config),
+                    self.retry_policy,
+                )
+        outcome = self._outcome(attempted.value, model, attempted.attempts + refused)
+        return replace(outcome, structured_mode=mode)
 
     def _generate(self, client, model: str, contents, config):
         """One attempt; SDK and transport exceptions become ProviderError."""

@@ -6,6 +6,12 @@ text as text parts inside untrusted blocks, audio as an ``input_audio`` part whe
 the model accepts audio (``PROVIDER_AUDIO_MODELS``). OpenRouter is asked to report
 the call's cost (``"usage": {"include": true}``); other providers' costs come from
 the price table.
+
+A request with a response schema asks for JSON through ``response_format``
+(``json_schema``, not strict: OpenAI's strict mode accepts only a subset of JSON
+Schema, and the answer is validated here anyway). A model or server that refuses
+it (HTTP 400 naming response_format) is asked again once with the schema as
+instructions in the prompt.
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ from __future__ import annotations
 import base64
 import fnmatch
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from django.conf import settings
 
-from analysis.providers import pricing
+from analysis.providers import pricing, structured
 from analysis.providers.base import (
     PROVIDER_BAD_RESPONSE,
     PROVIDER_CONNECTION_ERROR,
@@ -109,8 +115,11 @@ class OpenAICompatibleProvider(Provider):
         return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in self.config.audio_models)
 
     # ------------------------------------------------------------------ request
-    def build_body(self, request: ProviderRequest, model: str) -> dict[str, Any]:
-        """The JSON body of the chat completion request."""
+    def build_body(
+        self, request: ProviderRequest, model: str, *, schema_in_prompt: bool = False
+    ) -> dict[str, Any]:
+        """The JSON body of the chat completion request; a response schema goes as
+        ``response_format`` unless ``schema_in_prompt`` (the model has no such mode)."""
         audio = request.audio
         include_audio = (
             audio is not None
@@ -119,7 +128,10 @@ class OpenAICompatibleProvider(Provider):
         )
         content: list[dict[str, Any]] = []
         for part in build_parts(
-            request, include_audio=include_audio, max_text_chars=self.config.max_text_chars
+            request,
+            include_audio=include_audio,
+            max_text_chars=self.config.max_text_chars,
+            schema_in_prompt=schema_in_prompt,
         ):
             if isinstance(part, TextPart):
                 content.append({"type": "text", "text": part.text})
@@ -148,6 +160,16 @@ class OpenAICompatibleProvider(Provider):
         }
         if self.config.report_cost:
             body["usage"] = {"include": True}
+        schema = request.response_schema
+        if schema is not None and not schema_in_prompt:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": structured.schema_name(schema),
+                    "schema": dict(schema),
+                    "strict": False,
+                },
+            }
         return body
 
     def _headers(self) -> dict[str, str]:
@@ -163,13 +185,28 @@ class OpenAICompatibleProvider(Provider):
 
     # ------------------------------------------------------------------ calling
     def _analyse(self, request: ProviderRequest, model: str) -> CallOutcome:
-        body = self.build_body(request, model)
         timeout = httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout)
+        mode = structured.NATIVE if request.response_schema is not None else None
+        refused = 0
         with httpx.Client(timeout=timeout, headers=self._headers()) as client:
-            attempted = call_with_retries(
-                self.name, lambda: self._post(client, body), self.retry_policy
-            )
-        return self._outcome(attempted.value, model, attempted.attempts)
+            body = self.build_body(request, model)
+            try:
+                attempted = call_with_retries(
+                    self.name, lambda: self._post(client, body), self.retry_policy
+                )
+            except ProviderError as exc:
+                if mode is None or not structured.refuses_structured_mode(
+                    exc.upstream_status, exc.message
+                ):
+                    raise
+                logger.info("%s %s refused response_format; schema in the prompt", self.name, model)
+                mode, refused = structured.PROMPT, 1
+                body = self.build_body(request, model, schema_in_prompt=True)
+                attempted = call_with_retries(
+                    self.name, lambda: self._post(client, body), self.retry_policy
+                )
+        outcome = self._outcome(attempted.value, model, attempted.attempts + refused)
+        return replace(outcome, structured_mode=mode)
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
         """One HTTP attempt: the parsed JSON body of a 2xx answer, or ProviderError."""
@@ -238,6 +275,14 @@ class OpenAICompatibleProvider(Provider):
         choice = choices[0]
         message = choice.get("message") or {}
         text = _content_text(message.get("content") if isinstance(message, dict) else None)
+        refusal = message.get("refusal") if isinstance(message, dict) else None
+        if not text.strip() and isinstance(refusal, str) and refusal.strip():
+            # Structured outputs: the model declined, in words, instead of JSON.
+            raise ProviderError(
+                PROVIDER_CONTENT_FILTERED,
+                f"the model refused: {self._redact(refusal.strip())}",
+                retryable=False,
+            )
         if not text.strip():
             if choice.get("finish_reason") == "content_filter":
                 raise ProviderError(

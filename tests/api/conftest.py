@@ -157,10 +157,8 @@ def own_redis(tmp_path):
 
 
 @pytest.fixture
-def count_budget_of_a_second(monkeypatch):
+def count_budget_of_a_second(settings):
     """For tests of what a history page's ``count`` says, not of its time budget (a
-    20 ms statement timeout a loaded CI host can run out of on any count); the
+    few ms of statement timeout a loaded CI host can run out of on any count); the
     budget running out has tests of its own."""
-    from analysis.api.filters import HistoryPagination  # only the history tests need it
-
-    monkeypatch.setattr(HistoryPagination, "count_timeout_ms", 1000)
+    settings.HISTORY_COUNT_BUDGET_MS = 1000

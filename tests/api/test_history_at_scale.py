@@ -77,6 +77,17 @@ def test_the_count_reads_at_most_limit_plus_one_rows(alice):
     assert "ORDER BY" not in count  # any rows will do: the cheapest plan
 
 
+def test_a_count_budget_of_zero_counts_nothing_beyond_the_page(alice, settings):
+    settings.HISTORY_COUNT_BUDGET_MS = 0
+    bulk(alice.user, 25)
+    with CaptureQueriesContext(connection) as captured:
+        body = alice.client.get(HISTORY).json()
+    assert [sql for sql in request_queries(captured) if "COUNT(*)" in sql] == []
+    # The page read 21 rows: at least that many, and a next page.
+    assert (body["count"], body["count_exact"], len(body["results"])) == (21, False, 20)
+    assert body["next"]
+
+
 def test_a_page_without_a_next_page_runs_no_count(alice):
     bulk(alice.user, 3)
     with CaptureQueriesContext(connection) as captured:
@@ -86,10 +97,10 @@ def test_a_page_without_a_next_page_runs_no_count(alice):
 
 
 @pytest.fixture
-def slow_rows(monkeypatch):
+def slow_rows(monkeypatch, settings):
     """Every row the history reads costs PostgreSQL 10 ms (a sparse filter at a
     million requests, in miniature), and the count gets 1 ms."""
-    monkeypatch.setattr(HistoryPagination, "count_timeout_ms", 1)
+    settings.HISTORY_COUNT_BUDGET_MS = 1
     monkeypatch.setattr(
         views,
         "visible_requests",

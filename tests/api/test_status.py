@@ -37,6 +37,7 @@ def test_a_completed_request_carries_its_result_and_contact_sheet(alice):
     assert body["status"] == "completed"
     assert body["result"] == {
         "text": "A red square.",
+        "data": None,  # a free-text answer (no options.response_schema)
         "model_used": "builtin-report",
         "provider": "builtin",
         "input_tokens": 100,
