@@ -28,7 +28,16 @@ def _wait_for(url: str, deadline: float) -> int:
 
 
 def _children_named(process: psutil.Process, word: str) -> list[psutil.Process]:
-    return [p for p in process.children(recursive=True) if word in " ".join(p.cmdline())]
+    return [p for p in process.children(recursive=True) if word in _command_line(p)]
+
+
+def _command_line(process: psutil.Process) -> str:
+    # A short-lived child (a probe, a pg_ctl) may have exited between the listing
+    # and this read: a zombie or gone, it is none of the ones looked for.
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
 
 
 @pytest.mark.slow
