@@ -84,6 +84,7 @@ class ResultInline(ReadOnlyInline):
         "latency_ms",
         "created_at",
         "result_excerpt",
+        "data",  # the structured answer (options.response_schema), when there is one
     )
     readonly_fields = fields
 

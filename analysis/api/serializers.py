@@ -15,6 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from analysis.api.frames import FrameSerializer, frames_of
 from analysis.models import AnalysisRequest, AnalysisResult, MediaType
 
 UNICODE_PROBLEM = "must be valid text without NUL characters"
@@ -245,6 +246,7 @@ class StatusSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     result = serializers.SerializerMethodField()
     contact_sheet = serializers.SerializerMethodField()
+    frames = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -269,6 +271,7 @@ class StatusSerializer(serializers.ModelSerializer):
             "error",
             "result",
             "contact_sheet",
+            "frames",
             "links",
         ]
 
@@ -307,6 +310,10 @@ class StatusSerializer(serializers.ModelSerializer):
             "file_size_bytes": sheet.file_size_bytes,
             "url": links_for(request.id)["contact_sheet"],
         }
+
+    @extend_schema_field(FrameSerializer(many=True))
+    def get_frames(self, request: AnalysisRequest) -> list[dict[str, Any]]:
+        return frames_of(request)  # video frames with timestamps (issue 13)
 
     @extend_schema_field(LinksSerializer)
     def get_links(self, request: AnalysisRequest) -> dict[str, str]:

@@ -22,6 +22,11 @@ urlpatterns = [
         ),
         name="media-contact-sheet",
     ),
+    path(
+        "media/<str:id>/frames/<str:index>",
+        MediaViewSet.as_view({"get": "frame"}, renderer_classes=[JSONRenderer, JPEGRenderer]),
+        name="media-frame",
+    ),
     path("media/<str:id>/retry", MediaViewSet.as_view({"post": "retry"}), name="media-retry"),
     path("media/<str:id>/cancel", MediaViewSet.as_view({"post": "cancel"}), name="media-cancel"),
     path("media/<str:id>/audit", MediaViewSet.as_view({"get": "audit"}), name="media-audit"),

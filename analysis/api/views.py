@@ -45,8 +45,8 @@ from analysis.models import AnalysisRequest, AnalysisResult
 from audit.queries import trail_for
 from media_analysis.context import current_correlation_id
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
-from storage_app.layout import UnsafePathError, path_of_record
-from storage_app.models import ContactSheet
+from storage_app.layout import Category, UnsafePathError, frame_name, path_of_record
+from storage_app.models import ContactSheet, MediaFile
 
 WRITE_ACTIONS = {"analyze", "retry", "cancel", "destroy"}
 _json = JSONRenderer()
@@ -56,7 +56,8 @@ AUDIT_TRAIL_LIMIT = 1000
 
 
 class JPEGRenderer(BaseRenderer):
-    """Lets ``Accept: image/jpeg`` reach the contact-sheet view (its body is a file)."""
+    """Lets ``Accept: image/jpeg`` reach the contact-sheet and frame views (their
+    bodies are files)."""
 
     media_type = "image/jpeg"
     format = "jpg"
@@ -100,6 +101,16 @@ def parse_request_id(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except (ValueError, AttributeError, TypeError):
         raise ApiError(400, "invalid_id", "The request id must be a UUID.", field="id") from None
+
+
+def parse_frame_index(value: str) -> int:
+    # Matched as text, not <int:>: anything else would fall through to Django's
+    # HTML 404 instead of a JSON answer naming the parameter.
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise ApiError(
+            400, "invalid_frame_index", "The frame index is a whole number (1 for the first).", field="index"
+        )
+    return int(value)
 
 
 def refuse_repeated_fields(form) -> None:
@@ -303,6 +314,52 @@ class MediaViewSet(viewsets.GenericViewSet):
         if sheet is None:
             raise ApiError(404, "no_contact_sheet", "This request has no contact sheet (yet).")
         return sheet
+
+    # ------------------------------------------------------------------- frames
+    @extend_schema(
+        summary="One frame taken from the video (JPEG), numbered as the status lists them",
+        parameters=[
+            ID_PARAMETER,
+            OpenApiParameter(
+                "index", OpenApiTypes.INT, OpenApiParameter.PATH, description="1 for the first."
+            ),
+        ],
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The image."),
+            **_error(*_COMMON),
+        },
+    )
+    def frame(self, request, id: str, index: str):
+        request_id = parse_request_id(id)
+        number = parse_frame_index(index)
+        row = call_database(self._load_frame, request_id, number, request.user)
+        try:
+            handle = path_of_record(row.relative_path, row.storage_path).open("rb")
+        except (OSError, UnsafePathError):
+            raise ApiError(404, "frame_missing", "The frame file is no longer stored.") from None
+        return FileResponse(
+            handle, content_type="image/jpeg", filename=f"{request_id}-{row.filename}"
+        )
+
+    @staticmethod
+    def _load_frame(request_id: uuid.UUID, index: int, user) -> MediaFile:
+        if not visible_requests(user).filter(pk=request_id).exists():
+            raise not_found()
+        row = None
+        if index >= 1:  # frames are numbered from 1; the URL's converter also takes 0
+            row = (
+                MediaFile.objects.filter(
+                    request_id=request_id,
+                    filename=frame_name(index),
+                    relative_path__startswith=f"{Category.FRAMES.value}/",
+                    deleted_at__isnull=True,
+                )
+                .order_by("-uploaded_at")
+                .first()
+            )
+        if row is None:
+            raise ApiError(404, "no_frame", f"This request has no frame {index} (yet).")
+        return row
 
     # ------------------------------------------------------------------ audit
     @extend_schema(

@@ -151,11 +151,36 @@ class VideoProbe(ContainerFacts):
 
 @dataclass(frozen=True)
 class FrameFacts(Facts):
+    """One frame taken from a video. ``time_s`` is its position in the source
+    (seconds, the stream's own clock); ``index`` numbers the frames from 1 in time
+    order, as ``frame_001.jpg`` and ``/api/media/{id}/frames/1`` do; ``scene`` is
+    the scene it shows (1 the first found) when frames were chosen by scene."""
+
     path: str
     time_s: float
     keyframe: bool
     width: int
     height: int
+    index: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    scene: int | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class FrameSelectionFacts(Facts):
+    """How the frames were chosen. ``method`` is ``scenes`` (from keyframe
+    signatures) or ``even`` (evenly spaced: the container lists no more keyframes
+    than frames asked, or has no index). ``scan`` says whether every indexed
+    keyframe was decoded (``full``) or only those the index points at and the ones
+    nearest even spacing (``screened``). Skipped counts are keyframes passed over."""
+
+    method: str
+    scan: str | None
+    keyframes_indexed: int
+    keyframes_decoded: int
+    scene_changes_s: tuple[float, ...]
+    skipped_black: int
+    skipped_blurry: int
+    skipped_duplicate: int
 
 
 @dataclass(frozen=True)
@@ -182,6 +207,8 @@ class VideoFacts(VideoProbe):
     detected: DetectedMedia | None = field(default=None, metadata=OMIT_IF_NONE)
     declared_media_type: str | None = field(default=None, metadata=OMIT_IF_NONE)
     transcript: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    # Always set by processing; None only in facts built by hand.
+    frame_selection: FrameSelectionFacts | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)

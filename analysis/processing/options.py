@@ -34,6 +34,11 @@ class ProcessingOptions:
     # uncompressed size of a DOCX body (zip bombs).
     max_forward_decode_frames: int = 300
     max_docx_xml_bytes: int = 64 * 1024 * 1024
+    # Scene detection decodes every keyframe the index lists while their pixels
+    # add up to no more than this (about eleven 1080p keyframes, three hundred at
+    # 320x240); past it, only the keyframes the index hints at and those nearest
+    # even spacing (see analysis.processing.scenes).
+    scene_scan_pixels: int = 24_000_000
     grid_parsed: Grid = field(init=False, repr=False, compare=False)
     resolution_parsed: Resolution = field(init=False, repr=False, compare=False)
     waveform_parsed: Resolution = field(init=False, repr=False, compare=False)
@@ -54,6 +59,7 @@ class ProcessingOptions:
         _check_range("max_rendered_pages", self.max_rendered_pages, 0, 1000)
         _check_range("silence_window_ms", self.silence_window_ms, 5, 10_000)
         _check_range("max_forward_decode_frames", self.max_forward_decode_frames, 0, 100_000)
+        _check_range("scene_scan_pixels", self.scene_scan_pixels, 0, 2**34)
         _check_range("max_docx_xml_bytes", self.max_docx_xml_bytes, 1024, 2**34)
         if not -120.0 <= self.silence_threshold_dbfs <= 0.0:
             raise ValueError(

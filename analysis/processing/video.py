@@ -1,13 +1,17 @@
-"""Video: probe the streams, pull N evenly spaced frames by seeking to keyframes,
-and lay them out on a contact sheet.
+"""Video: probe the streams, pull up to N frames by seeking to keyframes, and lay
+them out on a contact sheet labelled with each frame's timestamp.
 
-Speed comes from never decoding the whole file: for each target time we seek to a
-keyframe (chosen from the container's index when it has one, so the frames are
-distinct and as close to evenly spaced as the keyframes allow) and decode that
-one picture with the decoder told to skip everything but keyframes. Only when two
-targets would land on the same keyframe (short clips, sparse keyframes) do we
-decode forward from the keyframe to the target, bounded by
-``max_forward_decode_frames``.
+Speed comes from never decoding the whole file: we seek to a keyframe and decode
+that one picture with the decoder told to skip everything but keyframes.
+
+Which keyframes: when the container's index lists more keyframes than frames
+asked, scenes decide (``analysis.processing.scenes``: a small signature per
+decoded keyframe, cuts between consecutive ones, black, blurry and repeated
+pictures passed over, even coverage inside and across scenes). Otherwise, or
+with no index, frames are evenly spaced: for each target time the nearest
+keyframe, and only when two targets would land on the same keyframe (short
+clips, sparse keyframes) do we decode forward from the keyframe to the target,
+bounded by ``max_forward_decode_frames``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import bisect
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -49,13 +52,31 @@ from analysis.processing.errors import (
     PROCESSING_FAILED,
     MediaProcessingError,
 )
-from analysis.processing.facts import FrameFacts, VideoFacts, VideoProbe, field_values
+from analysis.processing.facts import (
+    FrameFacts,
+    FrameSelectionFacts,
+    VideoFacts,
+    VideoProbe,
+    field_values,
+)
+from analysis.processing.keyframes import KeyframeReader
 from analysis.processing.options import ProcessingOptions
+from analysis.processing.scenes import (
+    SIGNATURE_SIZE,
+    Candidate,
+    IndexedKeyframe,
+    choose_frames,
+    index_hints,
+    is_duplicate,
+    nearest_keyframes,
+    signature_of,
+)
 
-# Decode errors tolerated while looking for one frame before the file counts as corrupt.
-MAX_DECODE_ERRORS = 32
 # Below this length, timestamps on the sheet show tenths of a second.
 SHORT_CLIP_SECONDS = 60
+# Decoded keyframes kept in memory between choosing and saving; past this a
+# chosen one is decoded again (only at very large resolutions).
+RETAINED_FRAME_BYTES = 96 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,8 @@ class ExtractedFrame:
     width: int
     height: int
     thumbnail: Image.Image  # already the size of a contact-sheet cell
+    index: int  # 1-based, time order: frame_{index:03d}.jpg
+    scene: int | None = None  # when chosen by scene
 
     def as_facts(self) -> FrameFacts:
         return FrameFacts(
@@ -74,6 +97,8 @@ class ExtractedFrame:
             keyframe=self.keyframe,
             width=self.width,
             height=self.height,
+            index=self.index,
+            scene=self.scene,
         )
 
 
@@ -135,6 +160,7 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
         truncated=grabber.missing > 0,
         contact_sheet=sheet.as_facts(),
         timings_ms=timings,
+        frame_selection=grabber.selection,
     )
     return VideoResult(facts=facts, frames=frames, contact_sheet=sheet)
 
@@ -165,18 +191,14 @@ def _ms_since(mark: float) -> float:
     return round((time.perf_counter() - mark) * 1000, 1)
 
 
-class _FrameGrabber:
-    """Pulls frames at evenly spaced times from one open video stream."""
+class _FrameGrabber(KeyframeReader):
+    """Pulls frames from one open video stream: by scene, or at evenly spaced times."""
 
     def __init__(self, container, stream, options: ProcessingOptions) -> None:
-        self.container = container
-        self.stream = stream
-        self.options = options
-        self.time_base: Fraction = stream.time_base or Fraction(1, av.time_base)
-        self.forward_decoded = 0
-        self.decode_errors = 0
+        super().__init__(container, stream, options)
         self.missing = 0
         self.repeats_skipped = 0
+        self.selection: FrameSelectionFacts | None = None
         rate = stream.average_rate or stream.guessed_rate
         self.frame_interval = float(1 / rate) if rate else 0.04
         self.tile_box = cell_size(options.grid_parsed, options.resolution_parsed)
@@ -187,9 +209,12 @@ class _FrameGrabber:
                 f"The video's pictures are {width}x{height}, more than the "
                 f"{options.max_image_pixels} pixels this service accepts.",
             )
+        self.pixels = max(1, width * height)
         # Slice threads help a single 1080p+ keyframe; frame threads would only
         # add latency since we decode one picture per seek.
         stream.thread_type = "SLICE"
+        self._retained: dict[int, av.VideoFrame] = {}
+        self._retained_bytes = 0
 
     def grab(self, count: int, out_dir: Path) -> list[ExtractedFrame]:
         start_s = (
@@ -202,45 +227,17 @@ class _FrameGrabber:
         )
         if not duration_s:
             duration_s = self._scan_duration(start_s)
-        targets = [start_s + duration_s * (i + 0.5) / count for i in range(count)]
-        target_pts = [int(t / self.time_base) for t in targets]
-        # A keyframe further than half the spacing from its target would make the
-        # sheet uneven: then decode forward from the keyframe before the target.
-        tolerance = int(duration_s / count / 2 / self.time_base)
-        plan = self._keyframe_plan(target_pts, tolerance)
-
+        keys = self._indexed_keyframes()
         out_dir.mkdir(parents=True, exist_ok=True)
-        frames: list[ExtractedFrame] = []
-        last_pts: int | None = None
-        # JPEG encoding releases the GIL: saving frame N overlaps decoding frame N+1.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-save") as saver:
-            saves = []
-            for target, keyframe_pts in zip(target_pts, plan, strict=True):
-                frame = self._keyframe_at(keyframe_pts if keyframe_pts is not None else target)
-                if frame is None:  # nothing where the index says pictures are
-                    self.missing += 1
-                    continue
-                if frame.pts is not None:
-                    repeated = last_pts is not None and frame.pts <= last_pts
-                    if repeated or abs(frame.pts - target) > tolerance:
-                        closer = self._decode_forward_to(target, after_pts=last_pts)
-                        if closer is None and repeated:
-                            # Nothing after the last picture. Near the target that is a
-                            # clip with fewer pictures than requested (fewer frames, no
-                            # error); far before it, the data stops short of its length.
-                            if (target - last_pts) * self.time_base > max(
-                                tolerance * self.time_base, 2 * self.frame_interval
-                            ):
-                                self.missing += 1
-                            else:
-                                self.repeats_skipped += 1
-                            continue
-                        frame = closer or frame
-                last_pts = frame.pts
-                extracted, full = self._extract(frame, out_dir / frame_filename(len(frames) + 1))
-                saves.append(saver.submit(self._write_jpeg, full, extracted.path))
-                frames.append(extracted)
-            for save in saves:
+        # JPEG encoding releases the GIL: saving overlaps preparing the next frame, and
+        # two savers keep up when choosing by scene hands over the frames in a burst.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-save") as saver:
+            self._saver, self._saves = saver, []
+            if len(keys) > count:
+                frames = self._grab_by_scenes(keys, count, start_s, duration_s, out_dir)
+            else:
+                frames = self._grab_evenly(keys, count, start_s, duration_s, out_dir)
+            for save in self._saves:
                 save.result()
         if self.missing and not frames:
             raise MediaProcessingError(
@@ -251,33 +248,184 @@ class _FrameGrabber:
             raise MediaProcessingError(
                 MEDIA_TRUNCATED,
                 f"The video ends before its declared length ({duration_s:.1f} s): "
-                f"{self.missing} of {count} positions have no picture. Send the complete file again.",
+                f"{self.missing} positions that should hold a picture have none. "
+                "Send the complete file again.",
             )
         return frames
 
-    def _scan_duration(self, start_s: float) -> float:
-        """Walk the packets (no decoding) to find the end when no header says it."""
-        end = None
-        with av_errors("video"):
-            for packet in self.container.demux(self.stream):
-                if packet.pts is not None:
-                    stop = packet.pts + (packet.duration or 0)
-                    end = stop if end is None else max(end, stop)
-            self.container.seek(0)
-        if end is None:
-            raise MediaProcessingError(MEDIA_CORRUPT, "The video has no readable pictures.")
-        return max(float(end * self.time_base) - start_s, 0.0)
+    def _emit(self, frame, scene: int | None, frames: list[ExtractedFrame], out_dir: Path) -> None:
+        """Scale ``frame`` for saving and for the sheet, queue its JPEG, keep it."""
+        index = len(frames) + 1
+        extracted, full = self._extract(frame, out_dir / frame_filename(index), index, scene)
+        self._saves.append(self._saver.submit(self._write_jpeg, full, extracted.path))
+        frames.append(extracted)
 
-    def _keyframe_plan(self, target_pts: list[int], tolerance: int) -> list[int | None]:
+    # --- evenly spaced -----------------------------------------------------------
+
+    def _grab_evenly(
+        self,
+        keys: list[IndexedKeyframe],
+        count: int,
+        start_s: float,
+        duration_s: float,
+        out_dir: Path,
+    ) -> list[ExtractedFrame]:
+        self.selection = FrameSelectionFacts(
+            method="even",
+            scan=None,
+            keyframes_indexed=len(keys),
+            keyframes_decoded=0,
+            scene_changes_s=(),
+            skipped_black=0,
+            skipped_blurry=0,
+            skipped_duplicate=0,
+        )
+        targets = [start_s + duration_s * (i + 0.5) / count for i in range(count)]
+        target_pts = [int(t / self.time_base) for t in targets]
+        # A keyframe further than half the spacing from its target would make the
+        # sheet uneven: then decode forward from the keyframe before the target.
+        tolerance = int(duration_s / count / 2 / self.time_base)
+        plan = self._keyframe_plan(target_pts, tolerance, [key.pts for key in keys])
+        frames: list[ExtractedFrame] = []
+        last_pts: int | None = None
+        for target, keyframe_pts in zip(target_pts, plan, strict=True):
+            frame = self._keyframe_at(keyframe_pts if keyframe_pts is not None else target)
+            if frame is None:  # nothing where the index says pictures are
+                self.missing += 1
+                continue
+            if frame.pts is not None:
+                repeated = last_pts is not None and frame.pts <= last_pts
+                if repeated or abs(frame.pts - target) > tolerance:
+                    closer = self._decode_forward_to(target, after_pts=last_pts)
+                    if closer is None and repeated:
+                        # Nothing after the last picture. Near the target that is a
+                        # clip with fewer pictures than requested (fewer frames, no
+                        # error); far before it, the data stops short of its length.
+                        if (target - last_pts) * self.time_base > max(
+                            tolerance * self.time_base, 2 * self.frame_interval
+                        ):
+                            self.missing += 1
+                        else:
+                            self.repeats_skipped += 1
+                        continue
+                    frame = closer or frame
+            last_pts = frame.pts
+            self._emit(frame, None, frames, out_dir)
+        return frames
+
+    # --- by scene ----------------------------------------------------------------
+
+    def _grab_by_scenes(
+        self,
+        keys: list[IndexedKeyframe],
+        count: int,
+        start_s: float,
+        duration_s: float,
+        out_dir: Path,
+    ) -> list[ExtractedFrame]:
+        """Decode keyframes for their signatures (all of them when their pixels fit
+        the scan budget, else the screened few), choose, and save the chosen."""
+        key_pts = [key.pts for key in keys]
+        full_scan = len(keys) * self.pixels <= self.options.scene_scan_pixels
+        candidates: dict[int, Candidate] = {}
+        decoded: set[int] = set()
+        if full_scan:
+            self._decode_candidates(range(len(keys)), key_pts, candidates, decoded)
+        else:
+            targets = [
+                int((start_s + duration_s * (i + 0.5) / count) / self.time_base)
+                for i in range(count)
+            ]
+            primary = nearest_keyframes(key_pts, targets)
+            hinted = index_hints(keys, limit=count)
+            self._decode_candidates([*primary, *hinted], key_pts, candidates, decoded)
+            spares = self._spare_positions(candidates, key_pts, decoded, limit=count)
+            self._decode_candidates(spares, key_pts, candidates, decoded)
+        selection = choose_frames(list(candidates.values()), count, start_s, start_s + duration_s)
+        self.repeats_skipped = selection.skipped_duplicate
+        self.selection = FrameSelectionFacts(
+            method="scenes",
+            scan="full" if full_scan else "screened",
+            keyframes_indexed=len(keys),
+            keyframes_decoded=len(decoded),
+            scene_changes_s=selection.scene_starts,
+            skipped_black=selection.skipped_black,
+            skipped_blurry=selection.skipped_blurry,
+            skipped_duplicate=selection.skipped_duplicate,
+        )
+        frames: list[ExtractedFrame] = []
+        for choice in selection.chosen:
+            pts = choice.candidate.pts
+            frame = self._retained.pop(pts, None) or self._keyframe_at(pts)
+            if frame is None:
+                self.missing += 1
+                continue
+            self._emit(frame, choice.scene, frames, out_dir)
+        self._retained.clear()
+        return frames
+
+    def _decode_candidates(
+        self,
+        positions,
+        key_pts: list[int],
+        candidates: dict[int, Candidate],
+        decoded: set[int],
+    ) -> None:
+        """Decode the keyframes at ``positions`` (once each) into signed candidates,
+        keeping the decoded pictures while they fit ``RETAINED_FRAME_BYTES``."""
+        for position in positions:
+            if position in decoded:
+                continue
+            decoded.add(position)
+            frame = self._keyframe_at(key_pts[position], indexed=True)
+            # pts never precede the index's (decoding) timestamps: an earlier
+            # picture means the seek fell back because the data is not there.
+            if frame is None or (frame.pts is not None and frame.pts < key_pts[position]):
+                self.missing += 1
+                continue
+            pts = frame.pts if frame.pts is not None else key_pts[position]
+            if pts in candidates:
+                continue
+            with av_errors("video"):
+                small = frame.to_image(
+                    width=SIGNATURE_SIZE[0], height=SIGNATURE_SIZE[1], interpolation="AREA"
+                )
+            candidates[pts] = Candidate(pts, float(pts * self.time_base), signature_of(small))
+            size = sum(plane.buffer_size for plane in frame.planes)
+            if self._retained_bytes + size <= RETAINED_FRAME_BYTES:
+                self._retained[pts] = frame
+                self._retained_bytes += size
+
+    def _spare_positions(
+        self,
+        candidates: dict[int, Candidate],
+        key_pts: list[int],
+        decoded: set[int],
+        limit: int,
+    ) -> list[int]:
+        """Next to each screened candidate that is black or repeats the one before,
+        the nearest keyframe not decoded yet: a picture to use instead."""
+        ordered = sorted(candidates.values(), key=lambda c: c.pts)
+        spares: list[int] = []
+        for before, candidate in zip([None, *ordered], ordered, strict=False):
+            repeat = before is not None and is_duplicate(before.signature, candidate.signature)
+            if not (candidate.signature.black or repeat):
+                continue
+            at = bisect.bisect_left(key_pts, candidate.pts)
+            for position in (at + 1, at - 1, at + 2, at - 2):
+                if 0 <= position < len(key_pts) and position not in decoded:
+                    spares.append(position)
+                    break
+            if len(spares) >= limit:
+                break
+        return spares
+
+    def _keyframe_plan(
+        self, target_pts: list[int], tolerance: int, keys: list[int]
+    ) -> list[int | None]:
         """For each target, the nearest keyframe in the container's index that is
         within ``tolerance`` and later than the previous pick (so frames differ);
         None where there is none, or when the container has no usable index."""
-        try:
-            keys = sorted(
-                {entry.timestamp for entry in self.stream.index_entries if entry.is_keyframe}
-            )
-        except (AttributeError, av.FFmpegError):
-            keys = []
         if len(keys) < 2:
             return [None] * len(target_pts)
         plan: list[int | None] = []
@@ -295,73 +443,6 @@ class _FrameGrabber:
                 floor = pick
         return plan
 
-    def _decode_packet(self, packet) -> list:
-        """The frames one packet gives; a bad packet is counted and skipped."""
-        try:
-            return packet.decode()
-        except av.error.InvalidDataError:
-            self.decode_errors += 1
-            if self.decode_errors > MAX_DECODE_ERRORS:
-                raise MediaProcessingError(
-                    MEDIA_CORRUPT, "The video's pictures are damaged and cannot be decoded."
-                ) from None
-            return []
-
-    def _decode_frames(self):
-        """Frames decoded from the current position."""
-        for packet in self.container.demux(self.stream):
-            yield from self._decode_packet(packet)
-
-    def _seek(self, pts: int) -> bool:
-        try:
-            self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
-        except av.error.PermissionError:
-            return False  # not seekable: read on from where we are
-        return True
-
-    def _keyframe_at(self, pts: int):
-        """The first keyframe at or after the keyframe before ``pts``.
-
-        A decoder that reorders frames (H.264/HEVC with B-frames) holds a picture
-        back until later ones arrive; with everything but keyframes skipped that
-        would mean reading on to the next keyframe, seconds of packets away. So
-        once a keyframe packet has gone in, the decoder is drained instead."""
-        ctx = self.stream.codec_context
-        ctx.skip_frame = "NONKEY"
-        try:
-            with av_errors("video"):
-                self._seek(pts)
-                for packet in self.container.demux(self.stream):
-                    frames = self._decode_packet(packet)
-                    if frames:
-                        return frames[0]
-                    if packet.is_keyframe and packet.size:
-                        drained = ctx.decode(None)
-                        ctx.flush_buffers()
-                        if drained:
-                            return drained[0]
-                return None
-        finally:
-            ctx.skip_frame = "DEFAULT"
-
-    def _decode_forward_to(self, target: int, after_pts: int | None):
-        """Decode every frame from the keyframe before ``target`` until one at or
-        past it (and past ``after_pts``), within the forward-decode bound."""
-        limit = self.options.max_forward_decode_frames
-        last = None
-        with av_errors("video"):
-            self._seek(target)
-            for count, frame in enumerate(self._decode_frames(), start=1):
-                if frame.pts is None or (after_pts is not None and frame.pts <= after_pts):
-                    if count > limit:
-                        break
-                    continue
-                last = frame
-                self.forward_decoded += 1
-                if frame.pts >= target or count > limit:
-                    break
-        return last
-
     def _write_jpeg(self, image: Image.Image, path: Path) -> None:
         try:
             image.save(path, "JPEG", quality=self.options.jpeg_quality)
@@ -371,7 +452,9 @@ class _FrameGrabber:
                 f"A frame could not be written to {path.parent}: {exc.strerror or exc}.",
             ) from exc
 
-    def _extract(self, frame, path: Path) -> tuple[ExtractedFrame, Image.Image]:
+    def _extract(
+        self, frame, path: Path, index: int, scene: int | None
+    ) -> tuple[ExtractedFrame, Image.Image]:
         """The frame as a full picture (to save at ``path``) and a sheet-cell thumbnail,
         both the way a player shows it: square pixels, rotated per the display
         matrix. Both are scaled by swscale straight from the decoded YUV, which is
@@ -402,5 +485,7 @@ class _FrameGrabber:
             width=full.width,
             height=full.height,
             thumbnail=thumbnail,
+            index=index,
+            scene=scene,
         )
         return extracted, full

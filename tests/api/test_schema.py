@@ -14,6 +14,7 @@ PLAN = {
     ("/api/media/analyze", "post"),
     ("/api/media/status/{id}", "get"),
     ("/api/media/{id}/contact-sheet", "get"),
+    ("/api/media/{id}/frames/{index}", "get"),  # issue 13
     ("/api/media/history", "get"),
     ("/api/media/{id}/retry", "post"),
     ("/api/media/{id}/cancel", "post"),
@@ -45,6 +46,7 @@ def test_every_api_route_is_in_the_schema(schema):
         if str(pattern.pattern) == "api/":
             for inner in pattern.url_patterns:
                 route = "/api/" + str(inner.pattern).replace("<str:id>", "{id}")
+                route = route.replace("<int:index>", "{index}")
                 if route.startswith("/api/media"):
                     routes.add(route)
     assert routes == {path for path, _ in PLAN}

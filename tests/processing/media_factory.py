@@ -73,6 +73,74 @@ def make_video(
     return path
 
 
+# What each clip of a joined video shows: kinds of picture a viewer would call
+# different scenes (colours and layout both change between them).
+def _scene_picture(kind: str, index: int, width: int, height: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    if kind == "warm":  # an orange gradient with a bright disc drifting across
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        frame[..., 0] = 160 + (x * 90 // width)
+        frame[..., 1] = 60 + (y * 80 // height)
+        frame[..., 2] = 20
+        cx, cy = (index * 3) % width, height // 2
+        frame[(x - cx) ** 2 + (y - cy) ** 2 < (height // 6) ** 2] = (255, 240, 200)
+        return frame
+    if kind == "checker":  # green and white squares sliding sideways
+        squares = (((x + index * 2) // 20 + y // 20) % 2).astype(bool)
+        frame = np.empty((height, width, 3), dtype=np.uint8)
+        frame[squares] = (240, 250, 240)
+        frame[~squares] = (20, 140, 40)
+        return frame
+    if kind == "noise":  # a blue textured surface, grain changing every frame
+        grain = np.random.default_rng(index).integers(0, 60, size=(height, width))
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        frame[..., 0] = 10 + grain // 3
+        frame[..., 1] = 40 + grain // 2
+        frame[..., 2] = 150 + grain
+        return frame
+    if kind == "still":  # the same purple picture with a stripe, every frame
+        frame = np.full((height, width, 3), (120, 40, 140), dtype=np.uint8)
+        frame[height // 3 : height // 2, :] = (230, 200, 60)
+        return frame
+    if kind == "black":
+        return np.zeros((height, width, 3), dtype=np.uint8)
+    raise ValueError(f"unknown picture kind {kind!r}")
+
+
+def make_joined_video(
+    path: Path,
+    clips: list[tuple[str, float]],
+    *,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 25,
+    gop: int = 25,
+    scenecut: bool = False,
+) -> Path:
+    """One H.264 (else MPEG-4) stream made of clips played one after another, each
+    ``(kind, seconds)`` (kinds in ``_scene_picture``). Keyframes come every ``gop``
+    frames, wherever the cuts fall; with ``scenecut`` x264 also starts a new group
+    of pictures at each cut, as encoders do by default."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(VIDEO_CODEC, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.gop_size = gop
+        if VIDEO_CODEC == "libx264":
+            cut = "min-keyint=5:scenecut=40" if scenecut else f"min-keyint={gop}:scenecut=0"
+            stream.options = {"preset": "ultrafast", "x264-params": f"keyint={gop}:{cut}"}
+        index = 0
+        for kind, seconds in clips:
+            for _ in range(round(seconds * fps)):
+                picture = _scene_picture(kind, index, width, height)
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                frame.pts = index
+                frame.time_base = Fraction(1, fps)
+                container.mux(stream.encode(frame))
+                index += 1
+        container.mux(stream.encode())
+    return path
+
+
 def _encode_tone(
     container, stream, seconds: float, rate: int, channels: int, amplitude: float = 0.5
 ) -> None:

@@ -50,6 +50,7 @@ TOP_LEVEL_KEYS = {
         "contact_sheet",
         "timings_ms",
         "detected",
+        "frame_selection",
     ],
     "audio": [
         *CONTAINER_KEYS,
@@ -210,7 +211,9 @@ def test_frames_and_pages_are_lists_in_the_json(outcomes):
     video = outcomes["video"].facts
     frames = video.as_dict()["frames"]
     assert [frame["time_s"] for frame in frames] == [frame.time_s for frame in video.frames]
-    assert set(frames[0]) == {"path", "time_s", "keyframe", "width", "height"}
+    # ``scene`` joins them when frames are chosen by scene (this clip is spread evenly).
+    assert set(frames[0]) == {"path", "time_s", "keyframe", "width", "height", "index"}
+    assert [frame["index"] for frame in frames] == list(range(1, len(frames) + 1))
     pdf = outcomes["pdf"].facts.as_dict()
     assert pdf["pages_without_text"] == [3] and pdf["rendered_pages"] == [3]
 

@@ -12,6 +12,7 @@ from analysis.processing.facts import (
     DetectedMedia,
     DocumentFacts,
     FrameFacts,
+    FrameSelectionFacts,
     ImageFacts,
     LoudnessFacts,
     NormalizedImageFacts,
@@ -45,6 +46,7 @@ def video_facts(seconds: float = 12.5) -> VideoFacts:
             keyframe=True,
             width=320,
             height=240,
+            index=index,
         )
         for index in range(1, 7)
     )
@@ -92,6 +94,16 @@ def video_facts(seconds: float = 12.5) -> VideoFacts:
             "total_ms": 76.0,
         },
         detected=DetectedMedia("video", "video/mp4", ".mp4", "iso-bmff:isom"),
+        frame_selection=FrameSelectionFacts(
+            method="scenes",
+            scan="full",
+            keyframes_indexed=13,
+            keyframes_decoded=13,
+            scene_changes_s=(),
+            skipped_black=0,
+            skipped_blurry=0,
+            skipped_duplicate=0,
+        ),
     )
 
 
