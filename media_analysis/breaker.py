@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -364,6 +366,26 @@ class FallbackStore:
 
 
 # --------------------------------------------------------------------- breaker
+# A permit id must be unique across every process sharing a circuit (hosts
+# included): a random prefix per process, renewed in forked children, and a
+# counter. Cheaper than uuid4(), whose os.urandom call every guarded call paid
+# (a Redis round trip of the status poll included).
+_permit_prefix = uuid.uuid4().hex[:16]
+_permit_numbers = itertools.count()
+
+
+def _renew_permit_prefix() -> None:
+    global _permit_prefix
+    _permit_prefix = uuid.uuid4().hex[:16]
+
+
+os.register_at_fork(after_in_child=_renew_permit_prefix)
+
+
+def _new_permit_id() -> str:
+    return f"{_permit_prefix}-{next(_permit_numbers)}"
+
+
 class Breaker:
     """Guards calls to one dependency. ``config`` is read on every call (settings
     may change at run time, in tests); ``is_failure`` says which exceptions count
@@ -386,7 +408,7 @@ class Breaker:
         """``fn(*args, **kwargs)`` if the circuit allows it, else :class:`BreakerOpen`.
         The call's own exception is always re-raised, the tripping one included."""
         config = self._config()
-        ticket = self._apply(ACQUIRE, config, uuid.uuid4().hex)
+        ticket = self._apply(ACQUIRE, config, _new_permit_id())
         if not ticket.admitted:
             raise BreakerOpen(self.name, ticket.retry_after, ticket.state)
         try:

@@ -16,12 +16,17 @@ believes anyone's ``X-Forwarded-For``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from media_analysis.context import CORRELATION_HEADER, REQUEST_HEADER, parse_uuid, serving
+from media_analysis.context import (
+    CORRELATION_HEADER,
+    REQUEST_HEADER,
+    new_exchange_id,
+    parse_uuid,
+    serving,
+)
 
 
 def _meta_key(header: str) -> str:
@@ -39,8 +44,8 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        correlation_id = str(parse_uuid(request.META.get(_CORRELATION_META)) or uuid.uuid4())
-        request_id = str(parse_uuid(request.META.get(_REQUEST_META)) or uuid.uuid4())
+        correlation_id = str(parse_uuid(request.META.get(_CORRELATION_META)) or new_exchange_id())
+        request_id = str(parse_uuid(request.META.get(_REQUEST_META)) or new_exchange_id())
         request.correlation_id = correlation_id
         request.request_id = request_id
         with serving(request):

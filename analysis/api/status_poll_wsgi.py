@@ -39,7 +39,6 @@ answer that used no database connection and no Django cache.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +51,13 @@ from django.utils.module_loading import import_string
 from django_prometheus.utils import Time, TimeSince
 
 from analysis.api.status_poll import PREFETCH_ENVIRON_KEY, STATUS_PREFIX, StatusPollMiddleware
-from media_analysis.context import CORRELATION_HEADER, REQUEST_HEADER, parse_uuid, serving
+from media_analysis.context import (
+    CORRELATION_HEADER,
+    REQUEST_HEADER,
+    new_exchange_id,
+    parse_uuid,
+    serving,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +137,8 @@ class StatusPollApplication:
             if plan.security is not None and plan.security.process_request(request) is not None:
                 return None  # the HTTPS redirect: the full path gives it
             if plan.context:
-                correlation_id = str(parse_uuid(environ.get(CORRELATION_META)) or uuid.uuid4())
-                request_id = str(parse_uuid(environ.get(REQUEST_META)) or uuid.uuid4())
+                correlation_id = str(parse_uuid(environ.get(CORRELATION_META)) or new_exchange_id())
+                request_id = str(parse_uuid(environ.get(REQUEST_META)) or new_exchange_id())
                 request.correlation_id, request.request_id = correlation_id, request_id
                 with serving(request):
                     response = plan.poll.from_cache(request)

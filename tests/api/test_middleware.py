@@ -107,3 +107,26 @@ def test_a_real_worker_logs_with_the_submitters_correlation_id(
     assert done, "the worker did not run the task"
     assert getattr(done[0], "correlation_id", None) == cid, vars(done[0])
     assert done[0].task_id and done[0].task_id != cid
+
+
+def test_new_ids_are_version_4_and_differ_in_forked_processes():
+    """Ids come from ``random`` (no system call), which Python reseeds after a fork:
+    gunicorn's workers, forked from one master, must not hand out the same ids; nor
+    may two processes share a breaker permit id."""
+    import os
+
+    from media_analysis import breaker
+    from media_analysis.context import new_exchange_id
+
+    assert {new_exchange_id().version for _ in range(100)} == {4}
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through the pipe)
+        os.write(write_end, f"{new_exchange_id()} {breaker._new_permit_id()}".encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    child_id, child_permit = os.read(read_end, 200).decode().split()
+    os.close(read_end)
+    assert child_id != str(new_exchange_id())
+    assert child_permit.split("-")[0] != breaker._new_permit_id().split("-")[0]
