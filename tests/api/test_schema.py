@@ -46,7 +46,7 @@ def test_every_api_route_is_in_the_schema(schema):
         if str(pattern.pattern) == "api/":
             for inner in pattern.url_patterns:
                 route = "/api/" + str(inner.pattern).replace("<str:id>", "{id}")
-                route = route.replace("<int:index>", "{index}")
+                route = route.replace("<str:index>", "{index}")
                 if route.startswith("/api/media"):
                     routes.add(route)
     assert routes == {path for path, _ in PLAN}
