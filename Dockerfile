@@ -32,8 +32,12 @@ RUN apt-get update \
     && pg_dump --version | grep -q "PostgreSQL) ${PG_CLIENT_MAJOR}\."
 
 # Wheels bundle what they need (psycopg's libpq, PyAV's FFmpeg): no build tools.
+# rapidocr (OCR) declares opencv-python, whose cv2 links libGL, absent here: swap it
+# for the headless build pinned in requirements.txt (the same cv2 without the GUI).
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+RUN pip install -r requirements.txt \
+    && pip uninstall -y opencv-python \
+    && pip install --no-deps --force-reinstall "$(grep '^opencv-python-headless==' requirements.txt)"
 
 COPY . .
 

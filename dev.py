@@ -57,7 +57,26 @@ def ensure_venv(command: str) -> None:
     for f in files:
         pip += ["-r", str(f)]
     subprocess.run(pip, check=True)
+    use_headless_opencv()
     stamp.write_text(digest)
+
+
+def use_headless_opencv() -> None:
+    """rapidocr-onnxruntime declares opencv-python, whose cv2 links libGL, which
+    servers and slim images lack; both wheels install the same ``cv2`` package, so
+    the GUI one is removed and the headless one (pinned in requirements.txt) put
+    back over it."""
+    pip = [str(VENV_PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    shown = subprocess.run([*pip, "show", "opencv-python"], capture_output=True, check=False)
+    if shown.returncode != 0:
+        return  # not installed: nothing to swap
+    pinned = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("opencv-python-headless==")
+    ]
+    subprocess.run([*pip, "uninstall", "-y", "opencv-python"], check=True)
+    subprocess.run([*pip, "install", "--no-deps", "--force-reinstall", *pinned], check=True)
 
 
 # ------------------------------------------------- phase 2: inside the venv

@@ -25,6 +25,11 @@ BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI = "builtin", "openrouter", "novita",
 PROVIDER_NAMES: tuple[str, ...] = (BUILTIN, OPENROUTER, NOVITA, OPENAI, GEMINI)
 
 OPTION_NAMES = ("frames", "grid", "resolution", "force", "response_schema")
+# Speech to text (analysis/transcription/): true requires it, false skips it.
+OPTION_NAMES += ("transcribe",)
+# Text in pictures (analysis/processing/ocr.py): true also reads video frames,
+# false reads nothing.
+OPTION_NAMES += ("ocr",)
 _GRID = re.compile(r"([1-9]|10)x([1-9]|10)")
 _RESOLUTION = re.compile(r"(\d{3,4})x(\d{3,4})")
 MIN_SIZE, MAX_SIZE = (320, 240), (7680, 4320)
@@ -59,9 +64,15 @@ class AnalysisOptions:
     resolution: str
     force: bool = False
     response_schema: dict[str, Any] | None = None
+    # None: transcribed whenever TRANSCRIPTION_BASE_URL is set, failures only recorded.
+    transcribe: bool | None = None
+    # None: OCR of images and text-less PDF pages (not frames) while OCR_ENABLED.
+    ocr: bool | None = None
 
     @classmethod
-    def parse(cls, raw: dict[str, Any] | None) -> AnalysisOptions:
+    def parse(cls, raw: dict[str, Any] | None, *, stored: bool = False) -> AnalysisOptions:
+        """``stored``: options checked on submit, read again by the worker; checks
+        that depend on settings (a transcription endpoint) are not repeated."""
         raw = dict(raw or {})
         unknown = set(raw) - set(OPTION_NAMES)
         if unknown:
@@ -107,7 +118,13 @@ class AnalysisOptions:
 
             schema = check_schema(schema)
         return cls(
-            frames=frames, grid=grid, resolution=resolution, force=force, response_schema=schema
+            frames=frames,
+            grid=grid,
+            resolution=resolution,
+            force=force,
+            response_schema=schema,
+            transcribe=_parse_transcribe(raw, stored),
+            ocr=_parse_ocr(raw, stored),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,6 +132,10 @@ class AnalysisOptions:
         options = asdict(self)
         if options["response_schema"] is None:
             del options["response_schema"]
+        if options["transcribe"] is None:
+            del options["transcribe"]
+        if options["ocr"] is None:
+            del options["ocr"]
         return options
 
     def processing(self) -> ProcessingOptions:
@@ -124,5 +145,58 @@ class AnalysisOptions:
         from analysis.processing import ProcessingOptions
 
         return ProcessingOptions(
-            frames_count=self.frames, grid=self.grid, resolution=self.resolution
+            frames_count=self.frames,
+            grid=self.grid,
+            resolution=self.resolution,
+            **self._ocr_processing(),
         )
+
+    def _ocr_processing(self) -> dict[str, Any]:
+        """OCR's part of the processing options, from ``ocr`` and the OCR_* settings."""
+        enabled = getattr(settings, "OCR_ENABLED", True) and self.ocr is not False
+        return {
+            "ocr_images": enabled,
+            "ocr_pages": enabled,
+            "ocr_frames": enabled and self.ocr is True,
+            "ocr_max_images": getattr(settings, "OCR_MAX_IMAGES", 8),
+            "ocr_seconds_per_image": getattr(settings, "OCR_SECONDS_PER_IMAGE", 10.0),
+        }
+
+
+def _parse_transcribe(raw: dict[str, Any], stored: bool) -> bool | None:
+    """``options.transcribe``: true needs a transcription endpoint, checked here so
+    the caller hears it on submit rather than from a failed request."""
+    value = raw.get("transcribe")
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidRequest(
+            "invalid_transcribe", "transcribe must be true or false.", field="options.transcribe"
+        )
+    endpoint = (getattr(settings, "TRANSCRIPTION_BASE_URL", None) or "").strip()
+    if value and not stored and not endpoint:
+        raise InvalidRequest(
+            "transcription_not_configured",
+            "transcribe=true needs a transcription endpoint, and TRANSCRIPTION_BASE_URL "
+            "is not set on this service.",
+            field="options.transcribe",
+        )
+    return value
+
+
+def _parse_ocr(raw: dict[str, Any], stored: bool) -> bool | None:
+    """``options.ocr``: true reads video frames too, false nothing. True is refused
+    on submit while OCR_ENABLED is off; a stored request read again by the worker
+    after the switch went off is processed without OCR."""
+    value = raw.get("ocr")
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidRequest("invalid_ocr", "ocr must be true or false.", field="options.ocr")
+    if value and not stored and not getattr(settings, "OCR_ENABLED", True):
+        raise InvalidRequest(
+            "ocr_disabled",
+            "ocr=true asks for text in pictures, and OCR_ENABLED is off on this service.",
+            field="options.ocr",
+        )
+    return value

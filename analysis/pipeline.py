@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,13 @@ from analysis.processing import process_media
 from analysis.processing.detect import detect_media
 from analysis.providers import get_provider, structured
 from analysis.providers.base import AudioInput, ImageInput, ProviderError, ProviderRequest
+from analysis.transcription.service import (
+    TranscriptionOutcome,
+    transcribe_media,
+    transcript_files,
+    transcript_metadata,
+    transcription_fields,
+)
 from audit.recording import audited_update
 from media_analysis.errors import ServiceError
 from storage_app.layout import (
@@ -74,6 +81,7 @@ class Run:
     options: AnalysisOptions
     started: float = field(default_factory=time.monotonic)
     stages: dict[str, int] = field(default_factory=dict)
+    heard: TranscriptionOutcome = field(default_factory=TranscriptionOutcome)  # speech
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -97,7 +105,8 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
         request = _claim(request_id)
         if request is None:
             return "skipped"
-        run = Run(request=request, options=AnalysisOptions.parse(request.metadata.get("options")))
+        options = AnalysisOptions.parse(request.metadata.get("options"), stored=True)
+        run = Run(request=request, options=options)
         try:
             with recovery.Heartbeat(request.id):
                 _analyse(run)
@@ -131,9 +140,14 @@ def _analyse(run: Run) -> None:
     with run.stage("store_derivatives"):
         _store_derivatives(run, outcome)
     _check_still_wanted(run)
+    with run.stage("transcribe"):  # speech to text when configured (issue 13)
+        run.heard = transcribe_media(
+            media_path, media["media_type"], work_dir, requested=run.options.transcribe
+        )
+    _check_still_wanted(run)
 
     with run.stage("provider"):
-        result_fields = _answer(run, media, outcome, media_path)
+        result_fields = transcription_fields(run.heard, _answer(run, media, outcome, media_path))
     with run.stage("record"):
         _record(run, media, outcome, result_fields)
 
@@ -251,6 +265,7 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
                 },
             }
     provider_request = _provider_request(request, model, outcome, media, media_path, schema)
+    provider_request = replace(provider_request, transcript=run.heard.transcript)
     data, structured_note = None, {}
     try:
         if schema is None:
@@ -297,6 +312,7 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         "facts": outcome.facts.as_dict(),
         **{k: _json_safe(v) for k, v in fields.items()},
         "stages_ms": run.stages,
+        **transcript_metadata(run.heard),
     }
     outputs = [
         store_file(
@@ -314,12 +330,24 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
             on_date=request.created_at,
         ),
     ]
+    mimes = ["application/json", "text/plain"]
+    for name, content, mime in transcript_files(run.heard):
+        outputs.append(
+            store_file(
+                content.encode(),
+                category=Category.OUTPUTS,
+                request_id=request.id,
+                name=name,
+                on_date=request.created_at,
+            )
+        )
+        mimes.append(mime)
     with discard_on_error(*outputs), transaction.atomic():
         locked = AnalysisRequest.objects.select_for_update().get(pk=request.id)
         if locked.status != AnalysisStatus.PROCESSING or locked.deleted_at is not None:
             raise Cancelled()
         AnalysisResult.objects.create(request=locked, prompt_used=request.prompt, **fields)
-        for stored, mime in zip(outputs, ("application/json", "text/plain"), strict=True):
+        for stored, mime in zip(outputs, mimes, strict=True):
             record_media_file(stored, mime_type=mime)
         transitions.move(
             locked,
@@ -332,6 +360,7 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
                 "media": media,
                 "facts": outcome.facts.as_dict(),
                 "stages_ms": run.stages,
+                **transcript_metadata(run.heard),
             },
         )
 

@@ -16,6 +16,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analysis.api.frames import FrameSerializer, frames_of
+from analysis.api.ocr import OcrSerializer, ocr_of
+from analysis.api.transcript import TranscriptSerializer, transcript_of
 from analysis.models import AnalysisRequest, AnalysisResult, MediaType
 
 UNICODE_PROBLEM = "must be valid text without NUL characters"
@@ -58,6 +60,13 @@ class OptionsSerializer(serializers.Serializer):
     grid = serializers.RegexField(r"^([1-9]|10)x([1-9]|10)$", required=False)
     resolution = serializers.RegexField(r"^\d{3,4}x\d{3,4}$", required=False)
     force = serializers.BooleanField(required=False)
+    ocr = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Text in pictures: unset reads the image and text-less PDF pages, true "
+            "reads the chosen video frames too, false reads nothing."
+        ),
+    )
     response_schema = serializers.DictField(
         required=False,
         help_text=(
@@ -65,6 +74,15 @@ class OptionsSerializer(serializers.Serializer):
             "16 KB as compact JSON, references inside itself only. The answer is JSON "
             "matching it, returned as result.data; a model's answer that does not match "
             "is repaired once, then the request fails with schema_mismatch."
+        ),
+    )
+    transcribe = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Speech to text for audio and video. Unset: transcribed whenever the service "
+            "has a transcription endpoint, a failure only recorded. true: required (400 "
+            "without TRANSCRIPTION_BASE_URL; a failure fails the request with "
+            "transcription_failed). false: skipped."
         ),
     )
 
@@ -247,6 +265,8 @@ class StatusSerializer(serializers.ModelSerializer):
     result = serializers.SerializerMethodField()
     contact_sheet = serializers.SerializerMethodField()
     frames = serializers.SerializerMethodField()
+    ocr = serializers.SerializerMethodField()
+    transcript = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -272,6 +292,8 @@ class StatusSerializer(serializers.ModelSerializer):
             "result",
             "contact_sheet",
             "frames",
+            "ocr",
+            "transcript",
             "links",
         ]
 
@@ -314,6 +336,14 @@ class StatusSerializer(serializers.ModelSerializer):
     @extend_schema_field(FrameSerializer(many=True))
     def get_frames(self, request: AnalysisRequest) -> list[dict[str, Any]]:
         return frames_of(request)  # video frames with timestamps (issue 13)
+
+    @extend_schema_field(OcrSerializer(many=True))
+    def get_ocr(self, request: AnalysisRequest) -> list[dict[str, Any]]:
+        return ocr_of(request)  # text read from pictures (issue 13)
+
+    @extend_schema_field(TranscriptSerializer(allow_null=True))
+    def get_transcript(self, request: AnalysisRequest) -> dict[str, Any] | None:
+        return transcript_of(request)  # speech to text (issue 13)
 
     @extend_schema_field(LinksSerializer)
     def get_links(self, request: AnalysisRequest) -> dict[str, str]:

@@ -108,7 +108,10 @@ def parse_frame_index(value: str) -> int:
     # HTML 404 instead of a JSON answer naming the parameter.
     if not (value.isascii() and value.isdigit() and len(value) <= 6):
         raise ApiError(
-            400, "invalid_frame_index", "The frame index is a whole number (1 for the first).", field="index"
+            400,
+            "invalid_frame_index",
+            "The frame index is a whole number (1 for the first).",
+            field="index",
         )
     return int(value)
 

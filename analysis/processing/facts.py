@@ -20,10 +20,10 @@ Serialisation rules, set per field in its metadata:
 Every other None stays in the JSON as null: measured, and there is none (a video
 without sound has ``audio: null``).
 
-Extension points, not filled yet: ``transcript`` on video and audio (speech to
-text) and ``ocr_text`` on images and documents (text read from pictures). A step
-that produces them sets the field with ``dataclasses.replace``; the JSON gains
-the key only then, and the built-in report lists it with the other measurements.
+Extension points: ``transcript`` on video and audio (speech to text, not filled
+yet) and ``ocr`` on images, documents and video (text read from pictures, see
+``OcrFacts`` and ``analysis/processing/ocr.py``). A step that produces them sets
+the field with ``dataclasses.replace``; the JSON gains the key only then.
 
 This module imports nothing but the standard library (and the list of media
 types, ``analysis.media_types``): providers import it, and
@@ -95,6 +95,43 @@ class DetectedMedia(Facts):
 
     def as_facts(self) -> dict[str, str]:
         return self.as_dict()
+
+
+# --- text read from pictures (OCR) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OcrReading(Facts):
+    """The text read from one picture. ``source`` is ``image``, ``page N`` (a PDF
+    page, from 1) or ``frame N`` (a video frame's index); ``number`` is that N.
+    ``confidence`` is the mean of the recogniser's line scores (0..1), None when
+    no line was read; ``lines`` counts the lines read."""
+
+    source: str
+    number: int | None
+    text: str
+    confidence: float | None
+    lines: int
+    time_ms: float
+    # The exception's name when this picture could not be read.
+    error: str | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class OcrFacts(Facts):
+    """What OCR read, and what it left out: ``skipped_over_cap`` pictures past
+    ``max_images``, ``skipped_for_time`` ones left when the time budget
+    (``max_images`` x ``seconds_per_image``) was spent; ``error`` says why nothing
+    could be read (the engine would not load), None when it ran."""
+
+    engine: str
+    readings: tuple[OcrReading, ...]
+    max_images: int
+    seconds_per_image: float
+    skipped_over_cap: int
+    skipped_for_time: int
+    total_ms: float
+    error: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 # --- video and audio --------------------------------------------------------------
@@ -209,6 +246,7 @@ class VideoFacts(VideoProbe):
     transcript: str | None = field(default=None, metadata=OMIT_IF_NONE)
     # Always set by processing; None only in facts built by hand.
     frame_selection: FrameSelectionFacts | None = field(default=None, metadata=OMIT_IF_NONE)
+    ocr: OcrFacts | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -283,7 +321,7 @@ class ImageFacts(Facts):
     normalized: NormalizedImageFacts
     detected: DetectedMedia | None = field(default=None, metadata=OMIT_IF_NONE)
     declared_media_type: str | None = field(default=None, metadata=OMIT_IF_NONE)
-    ocr_text: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    ocr: OcrFacts | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 # --- documents --------------------------------------------------------------------
@@ -357,7 +395,7 @@ class DocumentFacts(Facts):
     timings_ms: Mapping[str, float]
     detected: DetectedMedia | None = field(default=None, metadata=OMIT_IF_NONE)
     declared_media_type: str | None = field(default=None, metadata=OMIT_IF_NONE)
-    ocr_text: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    ocr: OcrFacts | None = field(default=None, metadata=OMIT_IF_NONE)
 
     @property
     def page_count(self) -> int | None:

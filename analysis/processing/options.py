@@ -39,6 +39,14 @@ class ProcessingOptions:
     # 320x240); past it, only the keyframes the index hints at and those nearest
     # even spacing (see analysis.processing.scenes).
     scene_scan_pixels: int = 24_000_000
+    # OCR (analysis/processing/ocr.py): which pictures are read, at most how many,
+    # and the time each may take. The normalised image and text-less PDF pages are
+    # read by default, video frames only when asked.
+    ocr_images: bool = True
+    ocr_pages: bool = True
+    ocr_frames: bool = False
+    ocr_max_images: int = 8
+    ocr_seconds_per_image: float = 10.0
     grid_parsed: Grid = field(init=False, repr=False, compare=False)
     resolution_parsed: Resolution = field(init=False, repr=False, compare=False)
     waveform_parsed: Resolution = field(init=False, repr=False, compare=False)
@@ -61,6 +69,11 @@ class ProcessingOptions:
         _check_range("max_forward_decode_frames", self.max_forward_decode_frames, 0, 100_000)
         _check_range("scene_scan_pixels", self.scene_scan_pixels, 0, 2**34)
         _check_range("max_docx_xml_bytes", self.max_docx_xml_bytes, 1024, 2**34)
+        _check_range("ocr_max_images", self.ocr_max_images, 0, 1000)
+        if not 0.1 <= self.ocr_seconds_per_image <= 3600:
+            raise ValueError(
+                f"ocr_seconds_per_image must be within 0.1..3600, got {self.ocr_seconds_per_image}"
+            )
         if not -120.0 <= self.silence_threshold_dbfs <= 0.0:
             raise ValueError(
                 f"silence_threshold_dbfs must be within -120..0, got {self.silence_threshold_dbfs}"

@@ -22,7 +22,14 @@ from analysis.processing.errors import (
     UNSUPPORTED_MEDIA,
     MediaProcessingError,
 )
-from analysis.processing.facts import MediaFacts
+from analysis.processing.facts import (
+    DocumentFacts,
+    ImageFacts,
+    MediaFacts,
+    PdfFacts,
+    VideoFacts,
+)
+from analysis.processing.ocr import OcrTarget, read_pictures  # light: the engine loads on use
 from analysis.processing.options import ProcessingOptions
 
 # The per-type modules are imported when their type comes up: a worker that only
@@ -90,13 +97,46 @@ def process_media(
         raise MediaProcessingError(
             PROCESSING_FAILED, f"Processing failed unexpectedly ({type(exc).__name__})."
         ) from exc
+    ocr_ms = _read_text_in_pictures(outcome, Path(path), options)
     declared = media_type if media_type not in (None, detected.media_type) else None
     timings = {**outcome.facts.timings_ms, "detect_ms": detect_ms}
+    if ocr_ms is not None:
+        timings["ocr_ms"] = ocr_ms
     timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     outcome.facts = replace(
         outcome.facts, detected=detected, declared_media_type=declared, timings_ms=timings
     )
     return outcome
+
+
+def _read_text_in_pictures(
+    outcome: ProcessingOutcome, source: Path, options: ProcessingOptions
+) -> float | None:
+    """OCR of the pictures the options ask for, into ``facts.ocr``; the time it
+    took, or None when nothing was to be read (no ``ocr`` key then)."""
+    facts = outcome.facts
+    targets: list[OcrTarget] = []
+    if isinstance(facts, ImageFacts) and options.ocr_images:
+        # The file itself, not the normalised JPEG: its compression blurs the gaps
+        # between words (measured: "total due" read as "totaldue"). Processing has
+        # already refused pixel bombs, and OCR shrinks the picture first.
+        targets = [OcrTarget("image", None, source)]
+    elif isinstance(facts, DocumentFacts) and options.ocr_pages:
+        if isinstance(facts.details, PdfFacts):
+            pages = zip(facts.details.rendered_pages, outcome.images, strict=False)
+            targets = [OcrTarget(f"page {n}", n, path) for n, (path, _) in pages]
+    elif isinstance(facts, VideoFacts) and options.ocr_frames:
+        targets = [
+            OcrTarget(f"frame {frame.index or n}", frame.index or n, Path(frame.path))
+            for n, frame in enumerate(facts.frames, start=1)
+        ]
+    if not targets:
+        return None
+    ocr = read_pictures(
+        targets, max_images=options.ocr_max_images, seconds_per_image=options.ocr_seconds_per_image
+    )
+    outcome.facts = replace(facts, ocr=ocr)
+    return ocr.total_ms
 
 
 def _dispatch(

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from analysis.processing.facts import MediaFacts
+from analysis.transcription.types import Transcript
 from media_analysis.errors import ServiceError
 
 # Error codes (each fits the 50-character ``error_code`` column).
@@ -92,6 +93,9 @@ class ProviderRequest:
     facts: MediaFacts | None = None
     response_schema: Mapping[str, Any] | None = None
     repair: SchemaRepair | None = None
+    # Speech heard in the audio, with absolute times (analysis/transcription/);
+    # untrusted, like everything from the media.
+    transcript: Transcript | None = None
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,15 @@ from analysis.providers.base import (
 from analysis.providers.report_lines import (
     ReportLine,
     measured_lines,
+    ocr_section,
     other_lines,
     used_paths,
 )
+from analysis.transcription.types import Transcript, timestamp
 
 BUILTIN_MODEL = "metadata-report-v1"
 EXCERPT_CHARS = 600
+TRANSCRIPT_CHARS = 4000
 SCHEMA_UNFILLABLE = "schema_unfillable"
 
 # What processing measures for each media type: the honesty note promises no more.
@@ -56,6 +59,8 @@ def honesty_note(facts: MediaFacts | None) -> str:
     measured = MEASURED_BY_TYPE[facts.media_type] if facts is not None else "nothing"
     if isinstance(facts, DocumentFacts) and facts.page_count is not None:
         measured += ", the page count"
+    if getattr(facts, "ocr", None) is not None:
+        measured += ", the text read from pictures by OCR"
     return (
         "No model looked at the content of this file. This report was written by the "
         f"service's built-in provider from what processing measured ({measured}). It "
@@ -170,9 +175,35 @@ def build_report(request: ProviderRequest) -> str:
             f"Text excerpt (verbatim from the document, first {len(clipped)} characters):",
             f'"{clipped}{more}"',
         ]
+    read_text = ocr_section(getattr(facts, "ocr", None))  # OCR (issue 13)
+    if read_text:
+        parts += ["", *read_text]
     if request.images:
         parts += ["", f"{len(request.images)} image(s) were prepared; none was looked at."]
+    if request.transcript is not None:
+        parts += ["", *transcript_section(request.transcript)]
     return "\n".join(parts)
+
+
+def transcript_section(transcript: Transcript) -> list[str]:
+    """The speech quoted with its times, as the transcription endpoint heard it
+    (quoted, not interpreted), cut to ``TRANSCRIPT_CHARS``."""
+    language = f", language {transcript.language}" if transcript.language else ""
+    lines = [
+        f"Transcript ({len(transcript.segments)} segment(s){language}; speech to text by "
+        f"{transcript.model}, quoted verbatim, not interpreted):"
+    ]
+    used = 0
+    for segment in transcript.segments:
+        line = f'[{timestamp(segment.start)}-{timestamp(segment.end)}] "{segment.text}"'
+        if used + len(line) > TRANSCRIPT_CHARS:
+            lines.append("- ... (cut short; the whole transcript is in transcript.json)")
+            break
+        lines.append(f"- {line}")
+        used += len(line)
+    if not transcript.segments:
+        lines.append("- (no speech was heard)")
+    return lines
 
 
 def _excerpt(facts: MediaFacts | None, text: str | None) -> str:

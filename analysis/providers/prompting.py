@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from analysis.processing.facts import MediaFacts
 from analysis.providers.base import AudioInput, ImageInput, ProviderRequest
+from analysis.transcription.types import Transcript
 
 MAX_FACTS_CHARS = 20_000
 
@@ -71,8 +72,19 @@ def untrusted_block(kind: str, content: str, block_id: str) -> str:
 
 
 def facts_as_text(facts: MediaFacts) -> str:
-    """The facts as the JSON they are stored as, cut to ``MAX_FACTS_CHARS``."""
-    text = json.dumps(facts.as_dict(), ensure_ascii=False, indent=1, sort_keys=True, default=str)
+    """The facts as the JSON they are stored as, cut to ``MAX_FACTS_CHARS``. Text
+    read by OCR is left out here: it has a block of its own (``ocr_text``), and
+    pages of it would push measured facts past the cut."""
+    measured = facts.as_dict()
+    if isinstance(measured.get("ocr"), dict):
+        measured["ocr"] = {
+            **measured["ocr"],
+            "readings": [
+                {**reading, "text": "(in the OCR block)"}
+                for reading in measured["ocr"].get("readings", [])
+            ],
+        }
+    text = json.dumps(measured, ensure_ascii=False, indent=1, sort_keys=True, default=str)
     if len(text) > MAX_FACTS_CHARS:
         text = text[:MAX_FACTS_CHARS] + "\n... (facts cut short)"
     return text
@@ -109,6 +121,38 @@ def repair_note(request: ProviderRequest, block_id: str) -> str | None:
     )
 
 
+def transcript_text(transcript: Transcript, max_chars: int, block_id: str) -> str:
+    """The speech with each segment's time in the media (the frames' times are in
+    the facts), fenced as untrusted: spoken words can read like instructions."""
+    lines = "\n".join(transcript.timed_lines())
+    cut = len(lines) > max_chars
+    language = f", language {transcript.language}" if transcript.language else ""
+    return (
+        f"Transcript of the speech ([start-end] in minutes:seconds from the start"
+        f"{language}{', cut short' if cut else ''}):\n"
+        + untrusted_block("TRANSCRIPT", lines[:max_chars], block_id)
+    )
+
+
+def ocr_text(facts: MediaFacts | None, max_chars: int, block_id: str) -> str | None:
+    """Text read from the pictures by OCR, per picture with its confidence, fenced
+    as untrusted like document text: words in a picture can read like instructions."""
+    ocr = getattr(facts, "ocr", None)
+    if ocr is None or not any(reading.text for reading in ocr.readings):
+        return None
+    blocks = [
+        f"[{r.source}, confidence {r.confidence:.2f}]\n{r.text}"
+        for r in ocr.readings
+        if r.text and r.confidence is not None
+    ]
+    text = "\n\n".join(blocks)
+    cut = ", cut short" if len(text) > max_chars else ""
+    return (
+        f"Text read from the pictures by OCR (offline, may hold misreadings{cut}):\n"
+        + untrusted_block("OCR", text[:max_chars], block_id)
+    )
+
+
 def build_parts(
     request: ProviderRequest,
     *,
@@ -134,6 +178,11 @@ def build_parts(
         supplied.append(f"document text ({len(text)} characters{note})")
     if request.images:
         supplied.append(f"{len(request.images)} image(s)")
+    read_text = ocr_text(request.facts, max_text_chars, block_id)  # OCR (issue 13)
+    if read_text:
+        supplied.append("text read from the pictures (OCR)")
+    if request.transcript is not None:  # speech to text (issue 13)
+        supplied.append(f"a transcript of the speech ({len(request.transcript.segments)} segments)")
     audio_note = ""
     if request.audio is not None:
         if include_audio:
@@ -143,6 +192,11 @@ def build_parts(
                 " The file has audio, but this model does not accept audio input: rely on "
                 "the measured facts for it and say that the audio itself was not heard."
             )
+            if request.transcript is not None:  # the words were heard, by speech to text
+                audio_note = (
+                    " The file has audio, but this model does not accept audio input: rely "
+                    "on the measured facts and the transcript for it."
+                )
     overview = "Material supplied: " + (", ".join(supplied) or "none") + "." + audio_note
     parts.append(TextPart(overview))
 
@@ -161,6 +215,10 @@ def build_parts(
                 + untrusted_block("TEXT", text[:max_text_chars], block_id)
             )
         )
+    if request.transcript is not None:
+        parts.append(TextPart(transcript_text(request.transcript, max_text_chars, block_id)))
+    if read_text:
+        parts.append(TextPart(read_text))
     for index, image in enumerate(request.images, start=1):
         label = f": {image.label}" if image.label else ""
         parts.append(TextPart(f"Image {index} of {len(request.images)}{label}"))

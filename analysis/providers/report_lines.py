@@ -21,6 +21,7 @@ from analysis.processing.facts import (
     DocumentFacts,
     ImageFacts,
     MediaFacts,
+    OcrFacts,
     VideoFacts,
 )
 
@@ -262,6 +263,7 @@ def measured_lines(facts: MediaFacts | None, text: str | None) -> list[ReportLin
     if facts is not None:
         lines += _identity(facts)
         lines += _LINES_BY_TYPE[type(facts)](facts)
+        lines.append(_ocr_summary(getattr(facts, "ocr", None)))  # OCR (issue 13)
     found = [line for line in lines if line is not None]
     if text and text.strip() and not any(line.topic == "text" for line in found):
         counted = f"{len(text.split()):,} words, {len(text):,} characters, {text.count(chr(10)) + 1:,} lines"
@@ -296,3 +298,54 @@ def other_lines(facts: dict[str, Any], used: set[str]) -> list[str]:
 
     walk(facts, "")
     return found[:MAX_OTHER_ITEMS]
+
+
+# --- text read from pictures (OCR, issue 13) ------------------------------------------
+OCR_QUOTE_CHARS = 4000
+
+
+def _ocr_summary(ocr: OcrFacts | None) -> ReportLine | None:
+    """One line on what OCR read and skipped; its section (``ocr_section``) quotes
+    the text, so the readings count as reported."""
+    if ocr is None:
+        return None
+    if ocr.error:
+        return ReportLine("Text in pictures (OCR)", ocr.error, "text", ("ocr.error",))
+    with_text = [reading for reading in ocr.readings if reading.text]
+    lines = sum(reading.lines for reading in ocr.readings)
+    value = (
+        f"{lines:,} line(s) read from {len(with_text)} of {len(ocr.readings)} picture(s)"
+        if with_text
+        else f"no text found in {len(ocr.readings)} picture(s)"
+    )
+    skipped = ocr.skipped_over_cap + ocr.skipped_for_time
+    if skipped:
+        value += (
+            f"; {skipped} not read ({ocr.skipped_over_cap} over the cap of {ocr.max_images}, "
+            f"{ocr.skipped_for_time} for lack of time)"
+        )
+    paths = ("ocr.readings", "ocr.max_images", "ocr.skipped_over_cap", "ocr.skipped_for_time")
+    return ReportLine("Text in pictures (OCR)", value, "text", paths)
+
+
+def ocr_section(ocr: OcrFacts | None) -> list[str]:
+    """The text OCR read, quoted per picture with its confidence (verbatim, not
+    interpreted), cut to ``OCR_QUOTE_CHARS``."""
+    if ocr is None or not any(reading.text for reading in ocr.readings):
+        return []
+    lines = [
+        f"Text read from the pictures (OCR by {ocr.engine}, quoted verbatim, not interpreted):"
+    ]
+    used = 0
+    for reading in ocr.readings:
+        if not reading.text:
+            continue
+        quoted = reading.text.replace("\n", " / ")
+        if used + len(quoted) > OCR_QUOTE_CHARS:
+            quoted = quoted[: max(OCR_QUOTE_CHARS - used, 0)] + "..."
+        lines.append(f'- {reading.source} (confidence {reading.confidence or 0:.2f}): "{quoted}"')
+        used += len(quoted)
+        if used >= OCR_QUOTE_CHARS:
+            lines.append("- ... (cut short; every reading is in the facts' ocr.readings)")
+            break
+    return lines

@@ -176,6 +176,25 @@ GEMINI_USE_VERTEX = env_bool("GEMINI_USE_VERTEX", False)
 GOOGLE_CLOUD_PROJECT = env_str("GOOGLE_CLOUD_PROJECT")
 GOOGLE_CLOUD_LOCATION = env_str("GOOGLE_CLOUD_LOCATION", "us-central1")
 
+# ------------------------------------------------------------------ transcription
+# Speech to text (analysis/transcription/) through an OpenAI-compatible
+# POST {TRANSCRIPTION_BASE_URL}/audio/transcriptions; unset, nothing is transcribed.
+# The key is read here only and never logged. Retries and the breaker use the
+# PROVIDER_* settings above.
+TRANSCRIPTION_BASE_URL = env_str("TRANSCRIPTION_BASE_URL")
+TRANSCRIPTION_API_KEY = env_str("TRANSCRIPTION_API_KEY")
+TRANSCRIPTION_MODEL = env_str("TRANSCRIPTION_MODEL", "whisper-1")
+# The endpoint's upload limit (OpenAI's is 25 MB); longer audio is sent in chunks.
+TRANSCRIPTION_MAX_UPLOAD_MB = env_float(
+    "TRANSCRIPTION_MAX_UPLOAD_MB", 25.0, minimum=0.25, maximum=1000
+)
+# Price per audio minute, added to the result's cost; unset = unknown (not 0).
+TRANSCRIPTION_PRICE_PER_MINUTE_USD = (
+    env_float("TRANSCRIPTION_PRICE_PER_MINUTE_USD", 0.0, minimum=0, maximum=100)
+    if env_str("TRANSCRIPTION_PRICE_PER_MINUTE_USD")
+    else None
+)
+
 # -------------------------------------------------------------------------- audit
 # django-auditlog writes into our model on the plan's audit_log table (audit/models.py
 # says how its fields map onto the plan's columns). Its own migrations never run.

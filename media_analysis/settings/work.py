@@ -12,6 +12,7 @@ from kombu import Queue
 from analysis.options import parse_grid, parse_resolution
 from media_analysis.env import (
     env_bool,
+    env_float,
     env_int,
     env_str,
     redis_url_for_celery,
@@ -126,6 +127,13 @@ if parse_resolution(CONTACT_SHEET_RESOLUTION) is None:
         f"CONTACT_SHEET_RESOLUTION={CONTACT_SHEET_RESOLUTION!r} must be WIDTHxHEIGHT "
         "between 320x240 and 7680x4320, e.g. 1920x1080"
     )
+# Text in pictures (analysis/processing/ocr.py), read offline by rapidocr: the
+# master switch, how many pictures (image, text-less PDF pages, video frames) one
+# analysis reads at most, and the time each may take (the run's budget is both
+# multiplied; pictures left when it is spent are skipped).
+OCR_ENABLED = env_bool("OCR_ENABLED", True)
+OCR_MAX_IMAGES = env_int("OCR_MAX_IMAGES", 8, minimum=0, maximum=1000)
+OCR_SECONDS_PER_IMAGE = env_float("OCR_SECONDS_PER_IMAGE", 10.0, minimum=0.1, maximum=3600)
 # Recovery (analysis/recovery.py): a running analysis renews its heartbeat every
 # ANALYSIS_HEARTBEAT_SECONDS; one whose heartbeat is older than ANALYSIS_LEASE_SECONDS
 # and whose advisory lock is free (its worker is gone) is taken over by beat, at

@@ -181,6 +181,10 @@ DETAILS_CLASS = {
 }
 
 
+# The kinds whose pictures OCR reads by default: the image, the PDF's text-less page.
+OCR_READ = {"image", "pdf"}
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     root = tmp_path_factory.mktemp("facts")
@@ -198,6 +202,8 @@ def test_each_type_has_its_facts_class_and_stored_keys(outcomes, kind):
     else:
         assert type(facts.details) is DETAILS_CLASS[kind]
         expected = ["format", "size_bytes", *DOCUMENT_DETAIL_KEYS[kind], *DOCUMENT_TAIL_KEYS]
+    if kind in OCR_READ:
+        expected = [*expected, "ocr"]  # text in pictures, read by default (issue 13)
     assert list(stored) == expected
     for key, keys in NESTED_KEYS.get(kind, {}).items():
         assert list(stored[key]) == keys, key
@@ -225,9 +231,9 @@ def test_optional_facts_appear_only_once_set(outcomes):
     later = dataclasses.replace(video, declared_media_type="audio", transcript="Hello.")
     assert later.as_dict()["declared_media_type"] == "audio"
     assert later.as_dict()["transcript"] == "Hello."
-    document = outcomes["pdf"].facts
-    assert "ocr_text" not in document.as_dict()
-    assert dataclasses.replace(document, ocr_text="Scanned.").as_dict()["ocr_text"] == "Scanned."
+    assert "ocr" not in stored  # frames are read only when asked
+    assert "ocr" not in outcomes["docx"].facts.as_dict()  # no pictures to read
+    assert outcomes["pdf"].facts.as_dict()["ocr"]["readings"][0]["source"] == "page 3"
 
 
 def test_measured_absence_stays_null(tmp_path):

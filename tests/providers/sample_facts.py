@@ -16,6 +16,8 @@ from analysis.processing.facts import (
     ImageFacts,
     LoudnessFacts,
     NormalizedImageFacts,
+    OcrFacts,
+    OcrReading,
     PdfFacts,
     TextStats,
     VideoFacts,
@@ -167,11 +169,27 @@ def image_facts() -> ImageFacts:
         has_icc_profile=False,
         size_bytes=2438,
         exif={"Make": "TestCam", "Model": "Model 1", "gps_present": False},
-        timings_ms={"probe_ms": 0.5, "normalize_ms": 1.0, "detect_ms": 0.1, "total_ms": 1.7},
+        timings_ms={
+            "probe_ms": 0.5,
+            "normalize_ms": 1.0,
+            "detect_ms": 0.1,
+            "ocr_ms": 150.0,
+            "total_ms": 151.7,
+        },
         normalized=NormalizedImageFacts(
             path="/work/normalized.jpg", width=400, height=200, size_bytes=2343
         ),
         detected=DetectedMedia("image", "image/jpeg", ".jpg", "jpeg"),
+        # Images are read by OCR by default; a photo without text gives no lines.
+        ocr=OcrFacts(
+            engine="rapidocr-onnxruntime",
+            readings=(OcrReading("image", None, "", None, 0, 148.0),),
+            max_images=8,
+            seconds_per_image=10.0,
+            skipped_over_cap=0,
+            skipped_for_time=0,
+            total_ms=150.0,
+        ),
     )
 
 
