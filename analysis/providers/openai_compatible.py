@@ -29,9 +29,7 @@ from django.conf import settings
 from analysis.providers import pricing, structured
 from analysis.providers.base import (
     PROVIDER_BAD_RESPONSE,
-    PROVIDER_CONNECTION_ERROR,
     PROVIDER_CONTENT_FILTERED,
-    PROVIDER_TIMEOUT,
     CallOutcome,
     Provider,
     ProviderError,
@@ -39,6 +37,7 @@ from analysis.providers.base import (
     error_for_status,
     redact,
 )
+from analysis.providers.http import json_answer
 from analysis.providers.prompting import (
     SYSTEM_MESSAGE,
     AudioPart,
@@ -46,7 +45,7 @@ from analysis.providers.prompting import (
     TextPart,
     build_parts,
 )
-from analysis.providers.retry import RetryPolicy, call_with_retries, parse_retry_after
+from analysis.providers.retry import RetryPolicy, call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -210,32 +209,13 @@ class OpenAICompatibleProvider(Provider):
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
         """One HTTP attempt: the parsed JSON body of a 2xx answer, or ProviderError."""
-        try:
-            response = client.post(self.endpoint, json=body)
-        except httpx.ConnectTimeout as exc:
-            raise self._transport_error(PROVIDER_CONNECTION_ERROR, "connect timeout", exc) from None
-        except httpx.TimeoutException as exc:
-            raise self._transport_error(PROVIDER_TIMEOUT, "timed out", exc) from None
-        except httpx.TransportError as exc:
-            raise self._transport_error(
-                PROVIDER_CONNECTION_ERROR, "connection failed", exc
-            ) from None
-        if response.status_code >= 400:
-            raise error_for_status(
-                response.status_code,
-                self._error_message(response),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                provider=self.name,
-            )
-        try:
-            payload = response.json()
-        except ValueError:
-            raise ProviderError(
-                PROVIDER_BAD_RESPONSE,
-                f"HTTP {response.status_code} with a body that is not JSON",
-                retryable=True,
-                upstream_status=response.status_code,
-            ) from None
+        payload = json_answer(
+            lambda: client.post(self.endpoint, json=body),
+            endpoint=self.endpoint,
+            redact=self._redact,
+            error_message=self._error_message,
+            provider=self.name,
+        )
         if not isinstance(payload, dict):
             raise ProviderError(
                 PROVIDER_BAD_RESPONSE, "the answer is not a JSON object", retryable=True
@@ -247,13 +227,6 @@ class OpenAICompatibleProvider(Provider):
             status = status if isinstance(status, int) and 400 <= status < 600 else 502
             raise error_for_status(status, self._redact(_message_of(error)), provider=self.name)
         return payload
-
-    def _transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
-        return ProviderError(
-            code,
-            f"{what} calling {self.endpoint}: {type(exc).__name__}: {self._redact(str(exc))}",
-            retryable=True,
-        )
 
     def _redact(self, text: str) -> str:
         return redact(text, self.config.api_key)[:MAX_ERROR_MESSAGE_CHARS]

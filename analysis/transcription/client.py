@@ -19,13 +19,11 @@ from django.conf import settings
 
 from analysis.providers.base import (
     PROVIDER_BAD_RESPONSE,
-    PROVIDER_CONNECTION_ERROR,
-    PROVIDER_TIMEOUT,
     ProviderError,
-    error_for_status,
     redact,
 )
-from analysis.providers.retry import RetryPolicy, call_with_retries, parse_retry_after
+from analysis.providers.http import json_answer
+from analysis.providers.retry import RetryPolicy, call_with_retries
 from analysis.transcription.types import AudioChunk, ChunkTranscript, Segment
 
 BREAKER_NAME = "transcription"
@@ -95,37 +93,15 @@ class TranscriptionClient:
 
     def _post(self, filename: str, data: bytes) -> dict[str, Any]:
         form = {"model": self.config.model, "response_format": "verbose_json"}
-        try:
-            response = self._http.post(
-                self.config.endpoint,
-                data=form,
-                files={"file": (filename, data, "audio/wav")},
-            )
-        except httpx.ConnectTimeout as exc:
-            raise self._transport_error(PROVIDER_CONNECTION_ERROR, "connect timeout", exc) from None
-        except httpx.TimeoutException as exc:
-            raise self._transport_error(PROVIDER_TIMEOUT, "timed out", exc) from None
-        except httpx.TransportError as exc:
-            raise self._transport_error(
-                PROVIDER_CONNECTION_ERROR, "connection failed", exc
-            ) from None
-        if response.status_code >= 400:
-            raise error_for_status(
-                response.status_code,
-                self._redact(_error_message(response)),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                provider=BREAKER_NAME,
-            )
-        try:
-            payload = response.json()
-        except ValueError:
-            raise ProviderError(
-                PROVIDER_BAD_RESPONSE,
-                f"HTTP {response.status_code} with a body that is not JSON",
-                retryable=True,
-                upstream_status=response.status_code,
-                provider=BREAKER_NAME,
-            ) from None
+        payload = json_answer(
+            lambda: self._http.post(
+                self.config.endpoint, data=form, files={"file": (filename, data, "audio/wav")}
+            ),
+            endpoint=self.config.endpoint,
+            redact=self._redact,
+            error_message=lambda response: self._redact(_error_message(response)),
+            provider=BREAKER_NAME,
+        )
         if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
             raise ProviderError(
                 PROVIDER_BAD_RESPONSE,
@@ -134,15 +110,6 @@ class TranscriptionClient:
                 provider=BREAKER_NAME,
             )
         return payload
-
-    def _transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
-        return ProviderError(
-            code,
-            f"{what} calling {self.config.endpoint}: {type(exc).__name__}: "
-            f"{self._redact(str(exc))}",
-            retryable=True,
-            provider=BREAKER_NAME,
-        )
 
     def _redact(self, text: str) -> str:
         return redact(text, self.config.api_key)[:MAX_ERROR_MESSAGE_CHARS]
