@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from analysis.processing.avcommon import (
+    PacketDecoder,
     audio_stream_facts,
     av_errors,
     container_duration_seconds,
@@ -39,7 +40,6 @@ from analysis.processing.facts import AudioFacts, LoudnessFacts, WaveformFacts, 
 from analysis.processing.options import ProcessingOptions
 
 SILENCE_FLOOR_DBFS = -120.0
-MAX_DECODE_ERRORS = 32
 # Samples gathered before the statistics run, so numpy works on big blocks
 # rather than on every 1,024-sample frame.
 BATCH_SAMPLES = 1 << 16
@@ -205,19 +205,10 @@ def _measure(container, stream, options: ProcessingOptions) -> tuple[LoudnessMet
     rate = stream.codec_context.sample_rate or 48000
     meter = LoudnessMeter(window_samples=max(1, rate * options.silence_window_ms // 1000))
     resampler = None
-    errors = 0
+    decoder = PacketDecoder("The audio is damaged and cannot be decoded.")
     with av_errors("audio"):
         for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except av.error.InvalidDataError:
-                errors += 1
-                if errors > MAX_DECODE_ERRORS:
-                    raise MediaProcessingError(
-                        MEDIA_CORRUPT, "The audio is damaged and cannot be decoded."
-                    ) from None
-                continue
-            for frame in frames:
+            for frame in decoder.decode(packet):
                 if resampler is None:
                     # Fixed output (planar float, first frame's layout and rate), so a
                     # stream that changes format mid-way is still measured as one.
@@ -230,7 +221,7 @@ def _measure(container, stream, options: ProcessingOptions) -> tuple[LoudnessMet
             for converted in resampler.resample(None):
                 meter.add(converted.to_ndarray())
     meter.finish()
-    return meter, errors
+    return meter, decoder.errors
 
 
 def _has_vbr_header(path: Path) -> bool:

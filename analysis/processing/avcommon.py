@@ -23,6 +23,28 @@ from analysis.processing.facts import AudioStreamFacts, ContainerFacts, VideoStr
 _TRUNCATION_HINTS = ("moov atom not found", "end of file", "eof", "truncat", "partial file")
 
 
+# Damaged packets skipped before a stream counts as corrupt rather than scratched.
+MAX_DECODE_ERRORS = 32
+
+
+class PacketDecoder:
+    """Decodes one stream's packets, skipping a damaged one (counted in ``errors``)
+    up to MAX_DECODE_ERRORS; past that, MEDIA_CORRUPT with ``damaged`` as message."""
+
+    def __init__(self, damaged: str) -> None:
+        self.damaged = damaged
+        self.errors = 0
+
+    def decode(self, packet) -> list:
+        try:
+            return packet.decode()
+        except av.error.InvalidDataError:
+            self.errors += 1
+            if self.errors > MAX_DECODE_ERRORS:
+                raise MediaProcessingError(MEDIA_CORRUPT, self.damaged) from None
+            return []
+
+
 def media_error_from_av(exc: BaseException, what: str) -> MediaProcessingError:
     """The MediaProcessingError that a PyAV/FFmpeg failure on ``what`` means."""
     text = str(exc).lower()

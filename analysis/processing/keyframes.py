@@ -13,13 +13,12 @@ from fractions import Fraction
 
 import av
 
-from analysis.processing.avcommon import av_errors
+from analysis.processing.avcommon import PacketDecoder, av_errors
 from analysis.processing.errors import MEDIA_CORRUPT, MediaProcessingError
 from analysis.processing.options import ProcessingOptions
 from analysis.processing.scenes import IndexedKeyframe
 
 # Decode errors tolerated while looking for one frame before the file counts as corrupt.
-MAX_DECODE_ERRORS = 32
 
 
 class KeyframeReader:
@@ -31,7 +30,7 @@ class KeyframeReader:
         self.options = options
         self.time_base: Fraction = stream.time_base or Fraction(1, av.time_base)
         self.forward_decoded = 0
-        self.decode_errors = 0
+        self._decoder = PacketDecoder("The video's pictures are damaged and cannot be decoded.")
 
     def _indexed_keyframes(self) -> list[IndexedKeyframe]:
         """The keyframes the container's index lists (timestamp and packet size), in
@@ -61,17 +60,13 @@ class KeyframeReader:
             raise MediaProcessingError(MEDIA_CORRUPT, "The video has no readable pictures.")
         return max(float(end * self.time_base) - start_s, 0.0)
 
+    @property
+    def decode_errors(self) -> int:
+        return self._decoder.errors
+
     def _decode_packet(self, packet) -> list:
         """The frames one packet gives; a bad packet is counted and skipped."""
-        try:
-            return packet.decode()
-        except av.error.InvalidDataError:
-            self.decode_errors += 1
-            if self.decode_errors > MAX_DECODE_ERRORS:
-                raise MediaProcessingError(
-                    MEDIA_CORRUPT, "The video's pictures are damaged and cannot be decoded."
-                ) from None
-            return []
+        return self._decoder.decode(packet)
 
     def _decode_frames(self):
         """Frames decoded from the current position."""

@@ -18,8 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analysis.processing.avcommon import open_input
-from analysis.processing.errors import MEDIA_CORRUPT, MediaProcessingError
+from analysis.processing.avcommon import PacketDecoder, open_input
 from analysis.transcription.types import AudioChunk, PreparedAudio
 
 SAMPLE_RATE = 16_000
@@ -28,7 +27,6 @@ WAV_HEADER_BYTES = 44
 # Room left in the limit for the multipart envelope and the other form fields.
 MULTIPART_MARGIN_BYTES = 16 * 1024
 OVERLAP_SECONDS = 2.0
-MAX_DECODE_ERRORS = 32
 
 
 def chunk_samples_for(max_upload_bytes: int) -> int:
@@ -68,18 +66,9 @@ def prepare_audio(path: Path, work_dir: Path, max_upload_bytes: int) -> Prepared
 def _mono_blocks(container, stream):
     """Decoded sound as 1-D int16 arrays at 16 kHz mono."""
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-    errors = 0
+    decoder = PacketDecoder("The sound is damaged and cannot be decoded.")
     for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except av.error.InvalidDataError:
-            errors += 1
-            if errors > MAX_DECODE_ERRORS:
-                raise MediaProcessingError(
-                    MEDIA_CORRUPT, "The sound is damaged and cannot be decoded."
-                ) from None
-            continue
-        for frame in frames:
+        for frame in decoder.decode(packet):
             frame.pts = None  # timestamps are counted from samples, not trusted
             for converted in resampler.resample(frame):
                 yield converted.to_ndarray().reshape(-1)
