@@ -90,3 +90,11 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    # The JSON logger writes access lines in batches: what is queued is written
+    # before the worker goes (media_analysis/gunicorn_logging.py).
+    flush = getattr(worker.log, "flush_access_lines", None)
+    if flush is not None:
+        flush()

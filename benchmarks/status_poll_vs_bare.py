@@ -8,19 +8,22 @@ What it does:
 1. Creates a database of its own (``bench_poll_vs_bare``) on DATABASE_URL's server,
    migrates it, creates a token (``create_api_token``) and one completed request
    with its result. Flushes REDIS_URL's database: give it one nobody else uses.
-2. Starts two gunicorns with the same worker model (GUNICORN_WORKERS /
-   GUNICORN_THREADS from the environment, else 2 and 8, chosen for 2 cores; gthread,
-   a socket per worker, 5 s keep-alive):
+2. Starts two gunicorns:
    - the project, exactly as shipped: ``gunicorn -c gunicorn.conf.py media_analysis.wsgi``,
-     with production settings (DEBUG off, JSON logs and the JSON access log, to a
-     file here, Prometheus multiprocess folder) and the read throttle on at a rate
-     the run cannot reach;
-   - the reference, ``benchmarks/bare_reference``: a Django app of its own
-     (``CommonMiddleware`` only, one view returning a constant JSON body), started
-     with those flags on the command line and nothing of the project's: not its
-     ``gunicorn.conf.py`` (run from ``benchmarks/``, where gunicorn finds no config
-     file), so no access log and no JSON logger class. What the project pays for
-     those is part of what is measured.
+     with its worker model (workers and threads as ``gunicorn.conf.py`` sizes them
+     for this machine, unless GUNICORN_WORKERS / GUNICORN_THREADS are set in the
+     environment), production settings (DEBUG off, JSON logs and the JSON access
+     log, to a file here, Prometheus multiprocess folder) and the read throttle on
+     at a rate the run cannot reach;
+   - the reference of issue 12, ``benchmarks/bare_reference``: a Django app of its
+     own (``CommonMiddleware`` only, one view returning a constant JSON body) with
+     the issue's flags, 2 gthread workers x 16 threads (``--reference-workers`` /
+     ``--reference-threads``), a socket per worker and 5 s keep-alive, on the
+     command line, and nothing of the project's: not its ``gunicorn.conf.py`` (run
+     from ``benchmarks/``, where gunicorn finds no config file), so no access log
+     and no JSON logger class. What the project pays for those is part of what is
+     measured. The worker model is the project's to choose (issue 12 names it as a
+     way to the target); the reference stays where the target was set.
 3. Warms both up (the first poll fills the cache), checks one answer of each, then
    runs wrk (``--connections`` keep-alive connections, ``--threads`` threads) against
    each in turn, ``--rounds`` rounds of ``--seconds`` seconds each, the order
@@ -47,6 +50,7 @@ from pathlib import Path
 from web_harness import (
     GUNICORN,
     GUNICORN_DEFAULTS,
+    ROOT,
     BenchDatabase,
     WrkRun,
     get,
@@ -79,6 +83,15 @@ def start_bare(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
         command, cwd=BENCHMARKS, env=env, stdout=handle, stderr=subprocess.STDOUT
     )
+
+
+def shipped_worker_model(env: dict[str, str]) -> tuple[int, int]:
+    """(workers, threads) as gunicorn.conf.py computes them in this environment."""
+    code = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['threads'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def prepare(database: BenchDatabase, env: dict[str, str]) -> tuple[str, str]:
@@ -204,18 +217,29 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--port", type=int, default=18941, help="the project; the bare app +1")
+    parser.add_argument("--reference-workers", type=int, default=2)
+    parser.add_argument("--reference-threads", type=int, default=16)
     options = parser.parse_args()
 
     server_url, _ = require_servers()
     database = BenchDatabase(server_url, BENCH_DATABASE)
     folder = workdir("poll-vs-bare-")
     env = production_env(database.url, options.port, folder)
-    bare_env = {**GUNICORN_DEFAULTS, **os.environ}
+    for name in GUNICORN_DEFAULTS:  # the project's own sizing, as shipped
+        if name not in os.environ:
+            env.pop(name)
+    bare_env = {
+        **os.environ,
+        "GUNICORN_WORKERS": str(options.reference_workers),
+        "GUNICORN_THREADS": str(options.reference_threads),
+    }
     print("preparing: database, token, a completed request ...", flush=True)
     token, request_id = prepare(database, env)
+    workers, threads = shipped_worker_model(env)
     print(
-        f"gunicorn, both: {env['GUNICORN_WORKERS']} workers x"
-        f" {env['GUNICORN_THREADS']} threads (gthread); wrk: {options.connections} connections,"
+        f"gunicorn (gthread): the project {workers} workers x {threads} threads (as"
+        f" gunicorn.conf.py sizes it), the reference {options.reference_workers} x"
+        f" {options.reference_threads}; wrk: {options.connections} connections,"
         f" {options.threads} threads; {os.cpu_count()} CPUs; logs in {folder}"
     )
     project = start_gunicorn(env, folder / "project.log")

@@ -139,6 +139,11 @@ class StatusPollMiddleware:
         """The answer from the cache with the hooks of the middleware after this one
         applied, or None: the full path answers (``request.api_prefetch`` holds the
         round trip's result if one was made)."""
+        body = self.cached_body(request)
+        return None if body is None else self.respond(request, body)
+
+    def cached_body(self, request: HttpRequest) -> bytes | None:
+        """The cached status body when the fast path may answer with it, else None."""
         route = self._route()
         if route is None or not _renders_json(request.META.get("HTTP_ACCEPT")):
             return None
@@ -147,7 +152,12 @@ class StatusPollMiddleware:
         found = prefetch_for(request, request.path_info[len(STATUS_PREFIX) :])
         if found is None or not found.status.hit or not _may_read(found):
             return None
-        response = HttpResponse(found.status.body, content_type="application/json")
+        return found.status.body
+
+    def respond(self, request: HttpRequest, body: bytes) -> HttpResponse:
+        """The view's answer with this body: its headers, and the hooks of the
+        middleware after this one applied."""
+        response = HttpResponse(body, content_type="application/json")
         response[DATA_SOURCE_HEADER] = "cache"
         response["Allow"] = ALLOW
         for hook in self._response_hooks:

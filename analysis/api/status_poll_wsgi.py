@@ -46,6 +46,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.handlers.wsgi import get_script_name
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django_prometheus.utils import Time, TimeSince
@@ -97,6 +98,41 @@ class PollRequest(HttpRequest):
         return self.environ.get("wsgi.url_scheme")
 
 
+# What stands in the computed shape for the three values an answer has of its own.
+_LENGTH_SLOT = "<content-length>"
+_CORRELATION_SLOT = "<correlation-id>"
+_REQUEST_SLOT = "<request-id>"
+
+
+@dataclass(frozen=True)
+class AnswerShape:
+    """A fast answer's status line and headers, as StatusPollMiddleware.respond and
+    the outer middleware's hooks make them, with slots for what differs from one
+    answer to the next: the body's length and the two ids. Everything else those
+    hooks add depends only on the settings and on whether the request is secure
+    (HSTS), so it is computed once per kind, not per poll: building the
+    HttpResponse and running five hooks was a fifth of the poll's own CPU.
+    ``tests/api/test_status_poll_wsgi.py`` compares every answer with the view's."""
+
+    status: str
+    headers: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, status: str, headers: list[tuple[str, str]]) -> AnswerShape:
+        slotted = [
+            (name, _LENGTH_SLOT if name == "Content-Length" else value) for name, value in headers
+        ]
+        return cls(status, tuple(slotted))
+
+    def headers_for(self, body: bytes, correlation_id: str, request_id: str) -> list:
+        values = {
+            _LENGTH_SLOT: str(len(body)),
+            _CORRELATION_SLOT: correlation_id,
+            _REQUEST_SLOT: request_id,
+        }
+        return [(name, values.get(value, value)) for name, value in self.headers]
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What the fast path does, from MIDDLEWARE (read once, when the first poll comes)."""
@@ -113,6 +149,8 @@ class StatusPollApplication:
         self.application = application
         self._plan: _Plan | None = None
         self._planned = False
+        self._shapes: dict[bool, AnswerShape] = {}  # by request.is_secure()
+        setting_changed.connect(self.forget_shapes, weak=True)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO", "").startswith(
@@ -141,19 +179,15 @@ class StatusPollApplication:
                 request_id = str(parse_uuid(environ.get(REQUEST_META)) or new_exchange_id())
                 request.correlation_id, request.request_id = correlation_id, request_id
                 with serving(request):
-                    response = plan.poll.from_cache(request)
+                    body = plan.poll.cached_body(request)
             else:
-                response = plan.poll.from_cache(request)
-            if response is None:
+                correlation_id = request_id = ""
+                body = plan.poll.cached_body(request)
+            if body is None:
                 _hand_over(environ, request)
                 return None
-            for path in plan.outer_hooks:  # innermost first, as Django runs them
-                if path == SECURITY:
-                    response = plan.security.process_response(request, response)
-                elif path == CONTEXT:
-                    response[CORRELATION_HEADER] = correlation_id
-                    response[REQUEST_HEADER] = request_id
-            answer = _wsgi_answer(response)
+            shape = self._shapes.get(request.is_secure()) or self._shape_of(plan, request)
+            answer = shape.status, shape.headers_for(body, correlation_id, request_id), body
             if plan.metrics is not None:  # PrometheusBeforeMiddleware's counts
                 plan.metrics.requests_total.inc()
                 plan.metrics.responses_total.inc()
@@ -169,6 +203,25 @@ class StatusPollApplication:
         self._plan = _plan()
         self._planned = True
         return self._plan
+
+    def _shape_of(self, plan: _Plan, request: PollRequest) -> AnswerShape:
+        """The answer's status and headers as the middleware make them (computed once
+        for plain and once for secure requests; see AnswerShape)."""
+        response = plan.poll.respond(request, b"")
+        for path in plan.outer_hooks:  # innermost first, as Django runs them
+            if path == SECURITY:
+                response = plan.security.process_response(request, response)
+            elif path == CONTEXT:
+                response[CORRELATION_HEADER] = _CORRELATION_SLOT
+                response[REQUEST_HEADER] = _REQUEST_SLOT
+        status, headers, _ = _wsgi_answer(response)
+        shape = AnswerShape.of(status, headers)
+        self._shapes[request.is_secure()] = shape
+        return shape
+
+    def forget_shapes(self, **kwargs: Any) -> None:
+        """Settings changed (tests only: production settings never change)."""
+        self._shapes = {}
 
 
 def _plan() -> _Plan | None:

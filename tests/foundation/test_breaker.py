@@ -443,3 +443,58 @@ def test_junk_breaker_settings_stop_start_up(variable, value, message):
     result = run_manage("check", env={variable: value}, check=False)
     assert result.returncode != 0
     assert variable in result.stderr and message in result.stderr
+
+
+# ------------------------------------------------- the healthy in-memory shortcut
+class CountingStore(MemoryStore):
+    """The in-process store, counting its steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[str] = []
+
+    def apply(self, op, config, permit=""):
+        self.steps.append(op)
+        return super().apply(op, config, permit)
+
+
+def test_a_healthy_in_memory_circuit_takes_no_step_for_a_success():
+    store = CountingStore()
+    breaker = breaker_on(store)
+    assert [breaker.call(ok) for _ in range(5)] == ["ok"] * 5
+    assert store.steps == []
+
+
+def test_failures_still_open_a_circuit_that_was_healthy():
+    store = CountingStore()
+    breaker = breaker_on(store)
+    fail(breaker, 3)
+    assert breaker.state == OPEN
+    with pytest.raises(BreakerOpen):
+        breaker.call(ok)
+
+
+def test_an_error_that_is_not_a_failure_counts_nothing_on_the_shortcut():
+    store = CountingStore()
+    breaker = breaker_on(store)
+
+    def refused() -> None:
+        raise ValueError("a refused request says nothing about health")
+
+    with pytest.raises(ValueError):
+        breaker.call(refused)
+    assert store.steps == []
+    assert breaker.snapshot().failures == 0
+
+
+def test_after_one_failure_each_call_steps_until_the_count_is_reset():
+    store = CountingStore()
+    breaker = breaker_on(store)
+    fail(breaker)
+    store.steps.clear()
+    assert breaker.call(ok) == "ok"  # admitted, then its success resets the count
+    assert store.steps == ["acquire", "success"]
+    assert breaker.snapshot().failures == 0
+    store.steps.clear()
+    breaker.call(ok)
+    assert store.steps == []

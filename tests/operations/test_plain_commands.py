@@ -36,13 +36,19 @@ def test_the_plain_worker_command_runs_an_analysis_in_one_json_log_stream(stack,
     starting = next(e for e in worker.json_lines() if e["message"] == "celery worker starting")
     assert starting["queues"] == ["default", "maintenance", "media"]
 
-    # The web lines that handled the submission carry both ids.
-    submit_lines = [e for e in web.json_lines() if e.get("request_id") == http_request_id]
-    access = [e for e in submit_lines if e["logger"] == "gunicorn.access"]
-    assert [(e["method"], e["path"], e["status"]) for e in access] == [
+    # The web lines that handled the submission carry both ids (the access line is
+    # written within a second: they go out in batches).
+    def submit_lines() -> list[dict]:
+        return [e for e in web.json_lines() if e.get("request_id") == http_request_id]
+
+    def access() -> list[dict]:
+        return [e for e in submit_lines() if e["logger"] == "gunicorn.access"]
+
+    wait_until(access, 5, "the submission's access line")
+    assert [(e["method"], e["path"], e["status"]) for e in access()] == [
         ("POST", "/api/media/analyze", 202)
     ]
-    assert {e.get("correlation_id") for e in submit_lines} == {correlation_id}
+    assert {e.get("correlation_id") for e in submit_lines()} == {correlation_id}
 
     # Every worker line about this analysis's task carries them too, and its id.
     worker_lines = worker.json_lines()
