@@ -261,13 +261,15 @@ def prefetch_status_poll(
     """None when Redis is unreachable (the caller then takes the ordinary path)."""
     _bump_epoch_if_pending()
 
+    # The keys key() would make, with the prefix read once: the hot path.
+    prefix = _prefix()
     keys = [
-        key(STATUS, request_id),
-        status_generation_key(request_id),
-        _epoch_key(),
-        token_key(token_digest),
+        f"{prefix}:{STATUS}:{request_id}",
+        f"{prefix}:gen:{STATUS}:{request_id}",
+        f"{prefix}:gen:epoch",
+        f"{prefix}:{TOKEN}:{token_digest}",
         throttle_key,
-        key("stats"),
+        f"{prefix}:stats",
     ]
 
     def fetch(client) -> PollPrefetch:

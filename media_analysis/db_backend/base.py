@@ -55,11 +55,13 @@ class FailFastGetconn:
         self._failing = False
 
     def _counts(self) -> tuple[int, int]:
-        # (connections made, attempts failed): psycopg_pool's connections_num counts
-        # attempts, failed ones included.
+        # (milliseconds spent on connections made, attempts failed). Not "attempts -
+        # failures": psycopg_pool counts an attempt in connections_num when it starts,
+        # so an attempt still under way looked like a success, cleared what the last
+        # failure had taught, and cost a request a slice more each time (the first
+        # writes of an outage took 1 s). connections_ms grows only when one succeeds.
         stats = self.pool.get_stats()
-        failed = stats.get("connections_errors", 0)
-        return stats.get("connections_num", 0) - failed, failed
+        return stats.get("connections_ms", 0), stats.get("connections_errors", 0)
 
     def unreachable(self) -> bool:
         """True while the pool's latest connection attempts failed and none has
@@ -82,12 +84,18 @@ class FailFastGetconn:
             remaining = deadline - time.monotonic()
             wait = KNOWN_FAILING_SLICE_SECONDS if self._failing else FAIL_FAST_SLICE_SECONDS
             try:
-                return self.getconn(timeout=max(0.001, min(wait, remaining)))
+                connection = self.getconn(timeout=max(0.001, min(wait, remaining)))
             except PoolTimeout:
                 if time.monotonic() >= deadline:
                     raise PoolTimeout(f"couldn't get a connection after {total:.2f} sec") from None
                 if self.unreachable():
                     raise PoolTimeout("no connection: the pool cannot reach PostgreSQL") from None
+            else:
+                # A connection handed out: the pool has reached PostgreSQL (also when
+                # a connection was made in under a millisecond, which connections_ms
+                # cannot show).
+                self._failing = False
+                return connection
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

@@ -112,3 +112,33 @@ def test_a_pool_that_is_merely_busy_still_waits(web_pool):
     pool.putconn(conn)
     for leftover in held:
         pool.putconn(leftover)
+
+
+class CountingPool:
+    """What FailFastGetconn reads of a pool: psycopg_pool's counters, set by the test
+    as psycopg_pool sets them (connections_num when an attempt starts,
+    connections_errors when it fails, connections_ms when it succeeds)."""
+
+    timeout = POOL_TIMEOUT
+
+    def __init__(self) -> None:
+        self.stats = {"connections_num": 0, "connections_errors": 0, "connections_ms": 0}
+
+    def get_stats(self) -> dict[str, int]:
+        return dict(self.stats)
+
+    def getconn(self, timeout: float | None = None):
+        raise AssertionError("not used here")
+
+
+def test_an_attempt_under_way_does_not_clear_a_known_failure():
+    pool = CountingPool()
+    getconn = FailFastGetconn(pool)
+    pool.stats.update(connections_num=1, connections_errors=1)  # an attempt failed
+    assert getconn.unreachable()
+    pool.stats.update(connections_num=2)  # the next attempt has started, not ended
+    assert getconn.unreachable()
+    pool.stats.update(connections_num=3, connections_errors=2)  # it failed; another started
+    assert getconn.unreachable()
+    pool.stats.update(connections_ms=4)  # one succeeded
+    assert not getconn.unreachable()
