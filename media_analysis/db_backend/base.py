@@ -51,28 +51,34 @@ class FailFastGetconn:
         self.pool = pool
         self.getconn = pool.getconn
         self._lock = threading.Lock()
-        self._seen = self._counts()
+        made_ms, failed = self._counts()
+        self._made_ms = made_ms
+        self._failed_before_last_success = failed
         self._failing = False
 
     def _counts(self) -> tuple[int, int]:
         # (milliseconds spent on connections made, attempts failed). Not "attempts -
         # failures": psycopg_pool counts an attempt in connections_num when it starts,
-        # so an attempt still under way looked like a success, cleared what the last
-        # failure had taught, and cost a request a slice more each time (the first
-        # writes of an outage took 1 s). connections_ms grows only when one succeeds.
+        # so an attempt still under way looked like a success. connections_ms grows
+        # only when one succeeds.
         stats = self.pool.get_stats()
         return stats.get("connections_ms", 0), stats.get("connections_errors", 0)
 
     def unreachable(self) -> bool:
-        """True while the pool's latest connection attempts failed and none has
-        succeeded since (its counters, compared with the previous look)."""
+        """True while the pool's attempts have failed since its last success.
+
+        Read from the pool's counters alone: neither an attempt under way nor a
+        stale connection handed out at an outage's start (both happen then) says
+        PostgreSQL answers, and letting either clear what a failure taught made the
+        first writes of an outage wait slice after slice until the pool's next
+        attempt, a second later. A success that took under a millisecond does not
+        show in connections_ms; the next one will."""
         with self._lock:
-            made, failed = counts = self._counts()
-            if made > self._seen[0]:
-                self._failing = False
-            elif failed > self._seen[1]:
-                self._failing = True
-            self._seen = counts
+            made_ms, failed = self._counts()
+            if made_ms > self._made_ms:  # a connection made since the last look
+                self._made_ms = made_ms
+                self._failed_before_last_success = failed
+            self._failing = failed > self._failed_before_last_success
             return self._failing
 
     def __call__(self, timeout: float | None = None) -> Any:
@@ -84,18 +90,12 @@ class FailFastGetconn:
             remaining = deadline - time.monotonic()
             wait = KNOWN_FAILING_SLICE_SECONDS if self._failing else FAIL_FAST_SLICE_SECONDS
             try:
-                connection = self.getconn(timeout=max(0.001, min(wait, remaining)))
+                return self.getconn(timeout=max(0.001, min(wait, remaining)))
             except PoolTimeout:
                 if time.monotonic() >= deadline:
                     raise PoolTimeout(f"couldn't get a connection after {total:.2f} sec") from None
                 if self.unreachable():
                     raise PoolTimeout("no connection: the pool cannot reach PostgreSQL") from None
-            else:
-                # A connection handed out: the pool has reached PostgreSQL (also when
-                # a connection was made in under a millisecond, which connections_ms
-                # cannot show).
-                self._failing = False
-                return connection
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

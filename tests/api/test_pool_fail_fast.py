@@ -142,3 +142,6 @@ def test_an_attempt_under_way_does_not_clear_a_known_failure():
     assert getconn.unreachable()
     pool.stats.update(connections_ms=4)  # one succeeded
     assert not getconn.unreachable()
+    assert not getconn.unreachable()  # and nothing failed since
+    pool.stats.update(connections_num=4, connections_errors=3)
+    assert getconn.unreachable()
