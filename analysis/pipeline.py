@@ -1,9 +1,11 @@
 """One analysis, from a pending request to a recorded result.
 
 claim -> ingest (download or the stored upload) -> process -> store frames and the
-contact sheet -> answer from an identical earlier request, or ask the provider
-(with a response schema: validated, repaired once, see
-``analysis/providers/structured.py``) -> record the result and write outputs/.
+contact sheet -> the optional steps (speech to text, a video's sound-track
+loudness) -> answer from an earlier request asking the same question
+(``analysis/reuse.py``), or ask the provider (with a response schema: validated,
+repaired once, see ``analysis/providers/structured.py``) -> record the result and
+write outputs/.
 Each stage is timed into the request's metadata.
 
 Safe to run twice for the same request (a redelivered message after a worker was
@@ -16,7 +18,6 @@ cancelled or deleted is left alone.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -31,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from analysis import outbox, recovery, transitions
+from analysis import outbox, recovery, reuse, transitions
 from analysis.cache import invalidate_request
 from analysis.ingest.download import open_download
 from analysis.ingest.store import Submission, store_incoming_media
@@ -41,6 +42,7 @@ from analysis.processing import process_media
 from analysis.processing.detect import detect_media
 from analysis.providers import get_provider, structured
 from analysis.providers.base import AudioInput, ImageInput, ProviderError, ProviderRequest
+from analysis.sound_track import SoundTrackOutcome, loudness_metadata, measure_video_loudness
 from analysis.transcription.service import (
     TranscriptionOutcome,
     transcribe_media,
@@ -82,6 +84,7 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     stages: dict[str, int] = field(default_factory=dict)
     heard: TranscriptionOutcome = field(default_factory=TranscriptionOutcome)  # speech
+    loudness: SoundTrackOutcome | None = None  # a video's sound track
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -135,11 +138,17 @@ def _analyse(run: Run) -> None:
     _check_still_wanted(run)
 
     work_dir = make_folders(request_folder(Category.TEMP, run.request.id))
+    processing = run.options.processing()
     with run.stage("process"):
-        outcome = process_media(media_path, media["media_type"], work_dir, run.options.processing())
+        outcome = process_media(media_path, media["media_type"], work_dir, processing)
     with run.stage("store_derivatives"):
         _store_derivatives(run, outcome)
     _check_still_wanted(run)
+    if outcome.media_type == MediaType.VIDEO and outcome.facts.audio is not None:
+        # Its own step, not process_video's: see analysis/sound_track.py (issue 13).
+        with run.stage("loudness"):
+            run.loudness = measure_video_loudness(media_path, outcome.facts, processing)
+            outcome.facts = run.loudness.facts
     with run.stage("transcribe"):  # speech to text when configured (issue 13)
         run.heard = transcribe_media(
             media_path, media["media_type"], work_dir, requested=run.options.transcribe
@@ -237,33 +246,26 @@ def _store_derivatives(run: Run, outcome: Any) -> None:
 
 
 def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> dict[str, Any]:
-    """The result's fields: copied from an identical completed request, or asked."""
+    """The result's fields: copied from a completed request that asked the same
+    question (``analysis/reuse.py``), or asked."""
     request = run.request
     provider = get_provider(request.provider)
     model = provider.resolve_model(request.metadata.get("requested_model"))
     schema = run.options.response_schema
-    request.prompt_hash = prompt_hash(
-        media.get("sha256") or request.media_url, request.prompt, provider.name, model, schema
+    request.prompt_hash = reuse.question_key(
+        media=media.get("sha256") or request.media_url,
+        prompt=request.prompt,
+        provider=provider.name,
+        model=model,
+        options=run.options,
+        transcript=run.heard.transcript,
     )
     audited_update(AnalysisRequest.objects.filter(pk=request.id), prompt_hash=request.prompt_hash)
 
     if not run.options.force:
-        earlier = _earlier_answer(request)
+        earlier = reuse.earlier_answer(request)
         if earlier is not None:
-            return {
-                "result_text": earlier.result_text,
-                "data": earlier.data,
-                "model_used": earlier.model_used,
-                "provider": earlier.provider,
-                "input_tokens": earlier.input_tokens,
-                "output_tokens": earlier.output_tokens,
-                "cost_usd": 0,
-                "latency_ms": 0,
-                "metadata": {
-                    "answered_from": str(earlier.request_id),
-                    "source_result": str(earlier.id),
-                },
-            }
+            return reuse.reused_fields(earlier)
     provider_request = _provider_request(request, model, outcome, media, media_path, schema)
     provider_request = replace(provider_request, transcript=run.heard.transcript)
     data, structured_note = None, {}
@@ -313,6 +315,7 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         **{k: _json_safe(v) for k, v in fields.items()},
         "stages_ms": run.stages,
         **transcript_metadata(run.heard),
+        **loudness_metadata(run.loudness),
     }
     outputs = [
         store_file(
@@ -361,40 +364,12 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
                 "facts": outcome.facts.as_dict(),
                 "stages_ms": run.stages,
                 **transcript_metadata(run.heard),
+                **loudness_metadata(run.loudness),
             },
         )
 
 
 # ------------------------------------------------------------------ helpers
-def prompt_hash(
-    media_identity: str,
-    prompt: str,
-    provider: str,
-    model: str,
-    response_schema: dict[str, Any] | None = None,
-) -> str:
-    """SHA-256 over what makes two analyses the same question (a response schema
-    is part of it; without one the hash is what it always was)."""
-    question: list[Any] = [media_identity, prompt, provider, model]
-    if response_schema is not None:
-        question.append(json.dumps(response_schema, sort_keys=True, ensure_ascii=False))
-    payload = json.dumps(question, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _earlier_answer(request: AnalysisRequest) -> AnalysisResult | None:
-    return (
-        AnalysisResult.objects.filter(
-            request__prompt_hash=request.prompt_hash,
-            request__status=AnalysisStatus.COMPLETED,
-            request__deleted_at__isnull=True,
-        )
-        .exclude(request_id=request.id)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 # Audio the OpenAI-style ``input_audio`` part accepts, sent whole when small enough;
 # the provider drops it for models that take no audio.
 AUDIO_INPUT_MIME_TYPES = {"audio/wav", "audio/x-wav", "audio/mpeg"}

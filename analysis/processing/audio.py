@@ -34,6 +34,7 @@ from analysis.processing.errors import (
     MEDIA_CORRUPT,
     MEDIA_TRUNCATED,
     NO_AUDIO_STREAM,
+    PROCESSING_FAILED,
     MediaProcessingError,
 )
 from analysis.processing.facts import AudioFacts, LoudnessFacts, WaveformFacts, field_values
@@ -151,7 +152,7 @@ def process_audio(path: Path, work_dir: Path, options: ProcessingOptions) -> Aud
         timings["probe_ms"] = _ms_since(started)
 
         mark = time.perf_counter()
-        meter, decode_errors = _measure(container, stream, options)
+        meter, decode_errors, _ = _measure(container, stream, options)
         timings["analysis_ms"] = _ms_since(mark)
         declared = container_duration_seconds(container)
         sample_rate = stream.codec_context.sample_rate or 1
@@ -169,15 +170,7 @@ def process_audio(path: Path, work_dir: Path, options: ProcessingOptions) -> Aud
             "Send the complete file again.",
         )
     peaks, rms = meter.windows()
-    threshold = 10 ** (options.silence_threshold_dbfs / 20)
-    loudness = LoudnessFacts(
-        peak_dbfs=to_dbfs(meter.peak),
-        rms_dbfs=to_dbfs(meter.rms),
-        silence_ratio=round(float((rms < threshold).mean()), 4) if rms.size else 1.0,
-        silence_threshold_dbfs=options.silence_threshold_dbfs,
-        window_ms=options.silence_window_ms,
-        windows=int(rms.size),
-    )
+    loudness = loudness_facts(meter, options)
 
     mark = time.perf_counter()
     waveform = draw_waveform(peaks, rms, work_dir / "waveform.png", options.waveform_parsed)
@@ -200,14 +193,76 @@ def _ms_since(mark: float) -> float:
     return round((time.perf_counter() - mark) * 1000, 1)
 
 
-def _measure(container, stream, options: ProcessingOptions) -> tuple[LoudnessMeter, int]:
-    """Decode the stream once, feeding the meter; returns it and the decode errors."""
+def loudness_facts(
+    meter: LoudnessMeter, options: ProcessingOptions, measured_s: float | None = None
+) -> LoudnessFacts:
+    """The meter's levels and silence share as facts (``measured_s``: see LoudnessFacts)."""
+    _, rms = meter.windows()
+    threshold = 10 ** (options.silence_threshold_dbfs / 20)
+    return LoudnessFacts(
+        peak_dbfs=to_dbfs(meter.peak),
+        rms_dbfs=to_dbfs(meter.rms),
+        silence_ratio=round(float((rms < threshold).mean()), 4) if rms.size else 1.0,
+        silence_threshold_dbfs=options.silence_threshold_dbfs,
+        window_ms=options.silence_window_ms,
+        windows=int(rms.size),
+        measured_s=measured_s,
+    )
+
+
+@dataclass(frozen=True)
+class MeasureLimit:
+    """Where a bounded measurement stops: after this much sound, or this much time."""
+
+    max_audio_seconds: float
+    deadline: float  # time.perf_counter() value
+
+    def reached(self, samples: int, rate: int) -> bool:
+        return samples >= self.max_audio_seconds * rate or time.perf_counter() >= self.deadline
+
+
+def measure_sound_track(
+    path: Path, options: ProcessingOptions, *, max_audio_seconds: float, seconds: float
+) -> LoudnessFacts | None:
+    """Loudness of the first audio stream of any container (a video's sound
+    track), measured as ``process_audio`` measures a file; None without one.
+    Stops after ``max_audio_seconds`` of sound or ``seconds`` of work, whichever
+    comes first; ``measured_s`` then says how much of the start was measured.
+    Only the audio packets are decoded: pictures are demuxed and dropped."""
+    limit = MeasureLimit(max_audio_seconds, time.perf_counter() + seconds)
+    with open_input(path, "sound track") as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        meter, decode_errors, cut_at = _measure(container, stream, options, limit)
+    if meter.sample_count == 0 and cut_at is not None:
+        raise MediaProcessingError(
+            PROCESSING_FAILED,
+            "The sound track's time bound was spent before any sound was measured.",
+        )
+    if meter.sample_count == 0:
+        raise MediaProcessingError(
+            MEDIA_CORRUPT if decode_errors else MEDIA_TRUNCATED,
+            "No sound could be decoded from the sound track.",
+        )
+    return loudness_facts(meter, options, measured_s=cut_at)
+
+
+def _measure(
+    container, stream, options: ProcessingOptions, limit: MeasureLimit | None = None
+) -> tuple[LoudnessMeter, int, float | None]:
+    """Decode the stream once, feeding the meter; returns it, the decode errors
+    and, when ``limit`` stopped it early, the seconds of sound measured."""
     rate = stream.codec_context.sample_rate or 48000
     meter = LoudnessMeter(window_samples=max(1, rate * options.silence_window_ms // 1000))
     resampler = None
     decoder = PacketDecoder("The audio is damaged and cannot be decoded.")
+    decoded = 0
     with av_errors("audio"):
         for packet in container.demux(stream):
+            if limit is not None and limit.reached(decoded, rate):
+                meter.finish()
+                return meter, decoder.errors, round(decoded / rate, 3)
             for frame in decoder.decode(packet):
                 if resampler is None:
                     # Fixed output (planar float, first frame's layout and rate), so a
@@ -217,11 +272,12 @@ def _measure(container, stream, options: ProcessingOptions) -> tuple[LoudnessMet
                     )
                 for converted in resampler.resample(frame):
                     meter.add(converted.to_ndarray())
+                    decoded += converted.samples
         if resampler is not None:
             for converted in resampler.resample(None):
                 meter.add(converted.to_ndarray())
     meter.finish()
-    return meter, decoder.errors
+    return meter, decoder.errors, None
 
 
 def _has_vbr_header(path: Path) -> bool:

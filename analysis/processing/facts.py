@@ -21,8 +21,9 @@ Every other None stays in the JSON as null: measured, and there is none (a video
 without sound has ``audio: null``).
 
 Extension points: ``transcript`` on video and audio (speech to text, not filled
-yet) and ``ocr`` on images, documents and video (text read from pictures, see
-``OcrFacts`` and ``analysis/processing/ocr.py``). A step that produces them sets
+yet), ``ocr`` on images, documents and video (text read from pictures, see
+``OcrFacts`` and ``analysis/processing/ocr.py``) and ``loudness`` on video (its
+sound track's levels, ``analysis/sound_track.py``). A step that produces them sets
 the field with ``dataclasses.replace``; the JSON gains the key only then.
 
 This module imports nothing but the standard library (and the list of media
@@ -230,6 +231,22 @@ class ContactSheetFacts(Facts):
 
 
 @dataclass(frozen=True)
+class LoudnessFacts(Facts):
+    """Levels in dBFS against full scale 1.0 with plain RMS, and the share of
+    windows quieter than the threshold. Not LUFS: no K-weighting, no gating.
+    ``measured_s`` is set only when a bound stopped the measurement early (a long
+    video's sound track): the levels are those of its first ``measured_s`` seconds."""
+
+    peak_dbfs: float
+    rms_dbfs: float
+    silence_ratio: float
+    silence_threshold_dbfs: float
+    window_ms: int
+    windows: int
+    measured_s: float | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
 class VideoFacts(VideoProbe):
     media_type: ClassVar[str] = media_types.VIDEO
 
@@ -247,19 +264,9 @@ class VideoFacts(VideoProbe):
     # Always set by processing; None only in facts built by hand.
     frame_selection: FrameSelectionFacts | None = field(default=None, metadata=OMIT_IF_NONE)
     ocr: OcrFacts | None = field(default=None, metadata=OMIT_IF_NONE)
-
-
-@dataclass(frozen=True)
-class LoudnessFacts(Facts):
-    """Levels in dBFS against full scale 1.0 with plain RMS, and the share of
-    windows quieter than the threshold. Not LUFS: no K-weighting, no gating."""
-
-    peak_dbfs: float
-    rms_dbfs: float
-    silence_ratio: float
-    silence_threshold_dbfs: float
-    window_ms: int
-    windows: int
+    # The sound track's levels, measured by the pipeline's own step after
+    # processing (analysis/sound_track.py); None without sound or when it failed.
+    loudness: LoudnessFacts | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)

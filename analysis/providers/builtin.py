@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from analysis.processing.facts import DocumentFacts, MediaFacts
+from analysis.processing.facts import DocumentFacts, MediaFacts, VideoFacts
 from analysis.providers import schema_fill, structured
 from analysis.providers.base import (
     PROVIDER_BAD_REQUEST,
@@ -61,6 +61,8 @@ def honesty_note(facts: MediaFacts | None) -> str:
         measured += ", the page count"
     if getattr(facts, "ocr", None) is not None:
         measured += ", the text read from pictures by OCR"
+    if isinstance(facts, VideoFacts) and facts.loudness is not None:
+        measured += ", the sound track's peak and RMS levels in dBFS and share of silence"
     return (
         "No model looked at the content of this file. This report was written by the "
         f"service's built-in provider from what processing measured ({measured}). It "

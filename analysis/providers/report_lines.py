@@ -20,6 +20,7 @@ from analysis.processing.facts import (
     AudioStreamFacts,
     DocumentFacts,
     ImageFacts,
+    LoudnessFacts,
     MediaFacts,
     OcrFacts,
     VideoFacts,
@@ -194,11 +195,38 @@ def _video_lines(facts: VideoFacts) -> list[ReportLine | None]:
             (facts.bit_rate, "bit_rate"),
             (video.bit_rate, "video.bit_rate"),
         ),
+        *_loudness_lines(facts.loudness),  # the sound track's, measured by its own step
     ]
 
 
+def _loudness_lines(loudness: LoudnessFacts | None) -> list[ReportLine | None]:
+    if loudness is None:
+        return []
+    lines = [
+        _line("Peak level", loudness.peak_dbfs, fmt_unit("dBFS"), "loudness", "loudness.peak_dbfs"),
+        _line("RMS level", loudness.rms_dbfs, fmt_unit("dBFS"), "loudness", "loudness.rms_dbfs"),
+        _line(
+            "Silence",
+            loudness.silence_ratio,
+            fmt_share_of_time,
+            "loudness",
+            "loudness.silence_ratio",
+        ),
+    ]
+    if loudness.measured_s is not None:  # a bound stopped the meter: say what the levels cover
+        lines.append(
+            _line(
+                "Levels measured over",
+                loudness.measured_s,
+                lambda seconds: f"the first {fmt_duration(seconds)} only",
+                "loudness",
+                "loudness.measured_s",
+            )
+        )
+    return lines
+
+
 def _audio_lines(facts: AudioFacts) -> list[ReportLine | None]:
-    loudness = facts.loudness
     return [
         _line("Container", facts.container, str, "format", "container"),
         _line("File size", facts.size_bytes, fmt_bytes, "size", "size_bytes"),
@@ -217,15 +245,7 @@ def _audio_lines(facts: AudioFacts) -> list[ReportLine | None]:
             (facts.bit_rate, "bit_rate"),
             (facts.audio.bit_rate, "audio.bit_rate"),
         ),
-        _line("Peak level", loudness.peak_dbfs, fmt_unit("dBFS"), "loudness", "loudness.peak_dbfs"),
-        _line("RMS level", loudness.rms_dbfs, fmt_unit("dBFS"), "loudness", "loudness.rms_dbfs"),
-        _line(
-            "Silence",
-            loudness.silence_ratio,
-            fmt_share_of_time,
-            "loudness",
-            "loudness.silence_ratio",
-        ),
+        *_loudness_lines(facts.loudness),
     ]
 
 

@@ -176,6 +176,10 @@ def _well_known(facts: MediaFacts) -> dict[str, Any]:
             known["audio_codec"] = facts.audio.codec
             known["sample_rate"] = facts.audio.sample_rate
             known["channels"] = facts.audio.channels
+        if facts.loudness is not None:  # the sound track's (analysis/sound_track.py)
+            known["peak_dbfs"] = facts.loudness.peak_dbfs
+            known["rms_dbfs"] = facts.loudness.rms_dbfs
+            known["silence_ratio"] = facts.loudness.silence_ratio
     elif isinstance(facts, AudioFacts):
         known["duration_seconds"] = facts.duration_s or facts.decoded_duration_s
         known["audio_codec"] = facts.audio.codec

@@ -134,6 +134,14 @@ if parse_resolution(CONTACT_SHEET_RESOLUTION) is None:
 OCR_ENABLED = env_bool("OCR_ENABLED", True)
 OCR_MAX_IMAGES = env_int("OCR_MAX_IMAGES", 8, minimum=0, maximum=1000)
 OCR_SECONDS_PER_IMAGE = env_float("OCR_SECONDS_PER_IMAGE", 10.0, minimum=0.1, maximum=3600)
+# Loudness of a video's sound track (analysis/sound_track.py), measured like an
+# audio file's by a step of its own after processing: at most this much sound from
+# the start and this much work; past either the levels are those of the part
+# measured (the facts' ``loudness.measured_s`` says how much).
+VIDEO_LOUDNESS_MAX_AUDIO_SECONDS = env_float(
+    "VIDEO_LOUDNESS_MAX_AUDIO_SECONDS", 4 * 3600.0, minimum=1.0, maximum=48 * 3600.0
+)
+VIDEO_LOUDNESS_SECONDS = env_float("VIDEO_LOUDNESS_SECONDS", 60.0, minimum=0.1, maximum=3600)
 # Recovery (analysis/recovery.py): a running analysis renews its heartbeat every
 # ANALYSIS_HEARTBEAT_SECONDS; one whose heartbeat is older than ANALYSIS_LEASE_SECONDS
 # and whose advisory lock is free (its worker is gone) is taken over by beat, at

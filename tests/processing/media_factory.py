@@ -41,8 +41,10 @@ def make_video(
     codec: str = VIDEO_CODEC,
     container_format: str | None = None,
     rotation: int = 0,
+    audio_silent_seconds: float = 0.0,
 ) -> Path:
-    """A video with a keyframe every ``gop`` frames and an optional 440 Hz AAC track."""
+    """A video with a keyframe every ``gop`` frames and an optional 440 Hz AAC track
+    at half of full scale, digitally silent for its last ``audio_silent_seconds``."""
     with av.open(str(path), "w", format=container_format) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -69,7 +71,9 @@ def make_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
         if audio is not None:
-            _encode_tone(container, audio, seconds, 48000, 2)
+            _encode_tone(
+                container, audio, seconds, 48000, 2, tone_seconds=seconds - audio_silent_seconds
+            )
     return path
 
 
@@ -142,14 +146,23 @@ def make_joined_video(
 
 
 def _encode_tone(
-    container, stream, seconds: float, rate: int, channels: int, amplitude: float = 0.5
+    container,
+    stream,
+    seconds: float,
+    rate: int,
+    channels: int,
+    amplitude: float = 0.5,
+    tone_seconds: float | None = None,
 ) -> None:
     chunk = 1024
     total = int(seconds * rate)
+    tone_end = total if tone_seconds is None else int(tone_seconds * rate)
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        t = (np.arange(start, start + n) / rate).astype(np.float32)
+        index = np.arange(start, start + n)
+        t = (index / rate).astype(np.float32)
         wave = (amplitude * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
+        wave[index >= tone_end] = 0.0
         planes = np.tile(wave, (channels, 1))
         frame = av.AudioFrame.from_ndarray(
             planes, format="fltp", layout="stereo" if channels == 2 else "mono"
