@@ -49,6 +49,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.middleware.common import CommonMiddleware
 from django.urls import Resolver404, ResolverMatch, resolve
@@ -127,6 +128,9 @@ class StatusPollMiddleware:
         # CommonMiddleware's request checks decide whether to answer at all.
         self._common = CommonMiddleware(get_response)
         self._routes: dict[str, ResolverMatch | None] = {}
+        # CommonMiddleware's verdict by what it reads of a request (see _common_allows).
+        self._verdicts: dict[tuple, bool] = {}
+        setting_changed.connect(self._forget_verdicts, weak=True)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method == "GET" and request.path_info.startswith(STATUS_PREFIX):
@@ -178,11 +182,49 @@ class StatusPollMiddleware:
 
     def _common_allows(self, request: HttpRequest) -> bool:
         """CommonMiddleware's checks (host, user agent, www) pass without an answer
-        of their own; if not, the full path gives that answer."""
-        try:
-            return self._common.process_request(request) is None
-        except Exception:  # DisallowedHost, PermissionDenied: raised again on the full path
-            return False
+        of their own; if not, the full path gives that answer.
+
+        The verdict depends only on the settings and on the request values in
+        ``_verdict_key`` (what ``get_host()``, ``is_secure()`` and the user-agent
+        check read), so it is remembered by them: validating the host was a tenth
+        of the poll's own CPU, and a poller sends the same ones every second. Kept
+        for at most ``MAX_VERDICTS`` combinations, forgotten when settings change."""
+        key = _verdict_key(request.META)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            try:
+                verdict = self._common.process_request(request) is None
+            except Exception:  # DisallowedHost, PermissionDenied: raised again on the full path
+                verdict = False
+            if len(self._verdicts) >= MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
+    def _forget_verdicts(self, **kwargs: Any) -> None:
+        self._verdicts = {}
+
+
+# What CommonMiddleware.process_request reads of a request: the user agent, and
+# what HttpRequest.get_host() reads (the host headers, the server's name and port,
+# the forwarded port, and for the port's default the scheme: wsgi.url_scheme or the
+# SECURE_PROXY_SSL_HEADER's header).
+_VERDICT_META = (
+    "HTTP_HOST",
+    "HTTP_X_FORWARDED_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_USER_AGENT",
+    "wsgi.url_scheme",
+)
+MAX_VERDICTS = 1024
+
+
+def _verdict_key(meta: dict[str, Any]) -> tuple:
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    proxy_value = meta.get(proxy_header[0]) if proxy_header else None
+    return (*(meta.get(name) for name in _VERDICT_META), proxy_value)
 
 
 def _may_read(found: cache.PollPrefetch) -> bool:

@@ -55,7 +55,7 @@ from analysis.api.status_poll import PREFETCH_ENVIRON_KEY, STATUS_PREFIX, Status
 from media_analysis.context import (
     CORRELATION_HEADER,
     REQUEST_HEADER,
-    new_exchange_id,
+    new_exchange_id_text,
     parse_uuid,
     serving,
 )
@@ -175,8 +175,8 @@ class StatusPollApplication:
             if plan.security is not None and plan.security.process_request(request) is not None:
                 return None  # the HTTPS redirect: the full path gives it
             if plan.context:
-                correlation_id = str(parse_uuid(environ.get(CORRELATION_META)) or new_exchange_id())
-                request_id = str(parse_uuid(environ.get(REQUEST_META)) or new_exchange_id())
+                correlation_id = _id_text(environ.get(CORRELATION_META))
+                request_id = _id_text(environ.get(REQUEST_META))
                 request.correlation_id, request.request_id = correlation_id, request_id
                 with serving(request):
                     body = plan.poll.cached_body(request)
@@ -261,6 +261,14 @@ def _whitenoise_may_serve() -> bool:
 
 def _no_response(request: HttpRequest) -> HttpResponse:
     raise AssertionError("the fast path's middleware only run their hooks")
+
+
+def _id_text(sent: str | None) -> str:
+    """The id RequestContextMiddleware would use: the valid UUID sent, else a new one."""
+    if sent is None:
+        return new_exchange_id_text()
+    parsed = parse_uuid(sent)
+    return str(parsed) if parsed is not None else new_exchange_id_text()
 
 
 def _hand_over(environ: dict[str, Any], request: PollRequest) -> None:

@@ -130,3 +130,21 @@ def test_new_ids_are_version_4_and_differ_in_forked_processes():
     os.close(read_end)
     assert child_id != str(new_exchange_id())
     assert child_permit.split("-")[0] != breaker._new_permit_id().split("-")[0]
+
+
+def test_an_id_made_as_text_is_the_uuid_made_from_the_same_bits():
+    import random
+    import uuid
+
+    from media_analysis.context import new_exchange_id, new_exchange_id_text
+
+    state = random.getstate()
+    try:
+        for seed in range(200):
+            random.seed(seed)
+            text = new_exchange_id_text()
+            random.seed(seed)
+            assert text == str(new_exchange_id())
+            assert uuid.UUID(text).version == 4 and uuid.UUID(text).variant == uuid.RFC_4122
+    finally:
+        random.setstate(state)  # the ids of later tests stay as random as ever

@@ -359,3 +359,25 @@ def test_settings_it_cannot_vouch_for_leave_every_poll_to_django(alice, settings
 def _refuse(start_response):
     start_response("418 I'm a teapot", [])
     return iter([b""])
+
+
+def test_remembered_host_verdicts_follow_what_django_reads(alice, settings):
+    """CommonMiddleware's verdict is remembered by the values it reads: another host,
+    another user agent, or changed settings are judged afresh."""
+    import re
+
+    settings.ALLOWED_HOSTS = ["api.example"]
+    settings.DISALLOWED_USER_AGENTS = [re.compile("BadBot")]
+    request = make_request(alice.user)
+    app = application()
+    good = {"HTTP_HOST": "api.example", "HTTP_USER_AGENT": "curl/8", **IDS}
+    wsgi_poll(app, alice, request.id, **good)  # fills the cache
+    assert wsgi_poll(app, alice, request.id, **good).fast
+    assert wsgi_poll(app, alice, request.id, **good).fast  # a remembered verdict
+    evil = wsgi_poll(app, alice, request.id, **{**good, "HTTP_HOST": "evil.example"})
+    assert evil.status_code == 400 and not evil.fast
+    bot = wsgi_poll(app, alice, request.id, **{**good, "HTTP_USER_AGENT": "BadBot/1"})
+    assert bot.status_code == 403 and not bot.fast
+    settings.ALLOWED_HOSTS = ["other.example"]
+    refused = wsgi_poll(app, alice, request.id, **good)
+    assert refused.status_code == 400 and not refused.fast
