@@ -13,6 +13,7 @@ real servers are used. Only the standard library may be imported at the top.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
@@ -87,9 +88,15 @@ def local_defaults() -> None:
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(64))
         key_file.chmod(0o600)
+    # Encrypts webhook secrets at rest (a Fernet key: 32 url-safe base64 bytes).
+    webhook_key_file = LOCAL / "webhook_key"
+    if not webhook_key_file.exists():
+        webhook_key_file.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        webhook_key_file.chmod(0o600)
     defaults = {
         "DJANGO_SETTINGS_MODULE": "media_analysis.settings",
         "SECRET_KEY": key_file.read_text().strip(),
+        "WEBHOOK_ENCRYPTION_KEY": webhook_key_file.read_text().strip(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "SECURE_SSL_REDIRECT": "false",
         "SECURE_HSTS_SECONDS": "0",

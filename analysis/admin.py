@@ -347,3 +347,7 @@ class AnalysisResultAdmin(FastChangeListMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The webhook pages (endpoints, deliveries, attempts) live with the webhooks.
+from analysis.webhooks import admin as webhook_admin  # noqa: E402, F401

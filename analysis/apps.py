@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 
+from analysis.signals import request_state_changing
 from storage_app.signals import database_restored
 
 
@@ -12,3 +13,8 @@ class AnalysisConfig(AppConfig):
         from analysis import cache
 
         database_restored.connect(cache.forget_everything, dispatch_uid="analysis.cache.restore")
+        # Imported once the app registry is ready (it imports models): webhook
+        # deliveries are written in the transaction of a request's ending.
+        from analysis.webhooks.events import on_state_changing
+
+        request_state_changing.connect(on_state_changing, dispatch_uid="analysis.webhooks.events")

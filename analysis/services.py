@@ -24,6 +24,7 @@ from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, v
 from analysis.models import MAX_RETRY_COUNT, AnalysisRequest, AnalysisStatus, MediaType
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from analysis.providers import PROVIDER_NAMES, ProviderError, resolve
+from analysis.webhooks.registry import validate_callback_url
 from media_analysis.context import current_request_id
 from media_analysis.errors import InvalidRequest, RequestNotFound, StateConflict
 from storage_app.disk import ensure_space_for_write
@@ -113,10 +114,11 @@ def submit_url_request(
     media_type: Any = None,
     options: dict[str, Any] | None = None,
     correlation_id: uuid.UUID | None = None,
+    callback_url: Any = None,
 ) -> AnalysisRequest:
     """Record a request for media at a URL and queue its analysis. Refused (507)
     while the disk is too full for new media, whichever door it came by."""
-    fields = _validated_fields(prompt, provider, model, media_type, options)
+    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
     url = validate_media_url(media_url)
     ensure_space_for_write()
     with transaction.atomic():
@@ -139,10 +141,11 @@ def submit_upload_request(
     options: dict[str, Any] | None = None,
     correlation_id: uuid.UUID | None = None,
     expected_bytes: int = 0,
+    callback_url: Any = None,
 ) -> AnalysisRequest:
     """Store an uploaded file under uploads/ and record its request, in one
     transaction; a failure leaves neither the row nor the file."""
-    fields = _validated_fields(prompt, provider, model, media_type, options)
+    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
     request_id = uuid.uuid4()
     name = (original_filename or "")[:1000] or None
     stored = store_incoming_media(
@@ -169,12 +172,18 @@ def submit_upload_request(
     return request
 
 
-def _validated_fields(prompt, provider, model, media_type, options) -> dict[str, Any]:
+def _validated_fields(
+    prompt, provider, model, media_type, options, callback_url=None
+) -> dict[str, Any]:
     prompt = validate_prompt(prompt)
     provider, model = validate_provider(provider, model)
     hint = validate_media_type_hint(media_type)
     parsed = AnalysisOptions.parse(options)
     metadata: dict[str, Any] = {"options": parsed.as_dict()}
+    # Where the ending is announced (analysis/webhooks), by the media URL's address rule.
+    callback = validate_callback_url(callback_url)
+    if callback:
+        metadata["callback_url"] = callback
     # The HTTP exchange that submitted it: the worker's log lines carry it too.
     http_request_id = current_request_id()
     if http_request_id:

@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from analysis import outbox, recovery
 from analysis.pipeline import run_analysis
+from analysis.webhooks import tasks as webhook_tasks  # noqa: F401 (the worker registers them)
 
 logger = logging.getLogger(__name__)
 

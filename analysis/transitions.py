@@ -11,7 +11,9 @@ whichever door asked (API, admin, task, command, the pipeline, recovery):
 4. it makes the cached views of the request stale, now and again on commit;
 5. it does what entering the state means for the queue: entering ``pending``
    puts the request in the outbox, entering ``processing`` takes it out;
-6. after the commit it sends ``request_state_changed`` (webhooks, metrics).
+6. in the transaction it sends ``request_state_changing`` (webhook deliveries are
+   written with the change), and after the commit ``request_state_changed``
+   (metrics, listeners that need the committed row).
 
 The model refuses any other write of ``status`` (see ``status_writes_allowed`` in
 ``analysis.models``), so no door can skip these steps.
@@ -41,7 +43,7 @@ from django.db.models.functions import Now
 from analysis import outbox
 from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisStatus, status_writes_allowed
-from analysis.signals import request_state_changed
+from analysis.signals import request_state_changed, request_state_changing
 from media_analysis.errors import StateConflict
 
 logger = logging.getLogger(__name__)
@@ -126,6 +128,9 @@ def move(request: AnalysisRequest, state: str, *, reason: str, **changes: Any) -
         request.refresh_from_db(fields=stamped)
     invalidate_request(request)
     _enter_queue_state(request, previous, state)
+    request_state_changing.send(
+        sender=AnalysisRequest, request=request, previous=previous, state=state, reason=reason
+    )
     _announce_after_commit(request, previous, state, reason)
     return request
 

@@ -10,6 +10,8 @@ worker reports the same numbers (they are not per-process counters):
   cost by provider, from PostgreSQL (at most one pair of queries per
   ``SCRAPE_CACHE_SECONDS``, through the database breaker);
 - ``media_analysis_queue_depth`` per Celery queue, from the broker.
+- ``media_analysis_webhook_*``: attempts by outcome, attempt and delivery
+  latency, from counters kept in Redis (analysis/webhooks/metrics.py).
 - ``media_analysis_backup_*``: the newest good backup's time, age, duration and
   size, failures, staleness, from ``backup_runs`` (storage_app/backup/status.py).
 
@@ -36,6 +38,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from analysis import cache
 from analysis.api.authentication import HashedTokenAuthentication
 from analysis.models import AnalysisRequest, AnalysisResult
+from analysis.webhooks.metrics import metric_families as webhook_metric_families
 from media_analysis.resilience import STATE_VALUES, breaker_states, call_database
 from storage_app.backup.status import metric_families
 from storage_app.disk import refresh_category_gauges_if_due
@@ -125,6 +128,7 @@ class ServiceCollector:
         yield depth
 
         yield from metric_families()
+        yield from webhook_metric_families()
 
         counts = _domain_counts()
         if counts is None:

@@ -96,6 +96,10 @@ PROMPT_HELP = (
     "What to ask about the media. Required, not blank, at most "
     "MEDIA_ANALYSIS_MAX_PROMPT_CHARS characters (10000 by default)."
 )
+CALLBACK_HELP = (
+    "http(s) URL told when the request completes, fails or is cancelled: a signed POST "
+    "(Standard Webhooks) of its status JSON. Public addresses only (the media URL rule)."
+)
 PROVIDER_HELP = "A configured provider (builtin, openrouter, novita, openai, gemini); the default one when omitted."
 
 
@@ -114,6 +118,9 @@ class AnalyzeSerializer(serializers.Serializer):
     model = SafeCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
     media_type = serializers.ChoiceField(choices=MediaType.choices, required=False)
     options = OptionsField(required=False, allow_null=True)
+    callback_url = MediaUrlField(
+        required=False, allow_null=True, max_length=8192, help_text=CALLBACK_HELP
+    )
 
 
 class AnalyzeUploadSerializer(serializers.Serializer):
@@ -126,6 +133,7 @@ class AnalyzeUploadSerializer(serializers.Serializer):
     )
     model = SafeCharField(required=False, allow_blank=True, max_length=100)
     media_type = serializers.ChoiceField(choices=MediaType.choices, required=False)
+    callback_url = MediaUrlField(required=False, max_length=8192, help_text=CALLBACK_HELP)
     options = SafeCharField(
         required=False,
         allow_blank=True,
@@ -194,6 +202,14 @@ class AcceptedSerializer(serializers.Serializer):
     retry_count = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     links = LinksSerializer()
+    callback_secret = serializers.CharField(
+        required=False,
+        help_text=(
+            "Only in the answer to your first submission with a callback_url: the "
+            "secret (whsec_...) its deliveries are signed with. Shown once; "
+            "POST /api/webhooks/callback-secret replaces it."
+        ),
+    )
 
     @classmethod
     def of(cls, request: AnalysisRequest) -> dict[str, Any]:

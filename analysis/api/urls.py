@@ -6,6 +6,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
 from analysis.api.views import JPEGRenderer, MediaViewSet
+from analysis.webhooks.api import WebhookViewSet
 
 urlpatterns = [
     path(
@@ -31,6 +32,21 @@ urlpatterns = [
     path("media/<str:id>/cancel", MediaViewSet.as_view({"post": "cancel"}), name="media-cancel"),
     path("media/<str:id>/audit", MediaViewSet.as_view({"get": "audit"}), name="media-audit"),
     path("media/<str:id>", MediaViewSet.as_view({"delete": "destroy"}), name="media-delete"),
+    path(
+        "webhooks",
+        WebhookViewSet.as_view({"get": "list", "post": "create"}),
+        name="webhooks",
+    ),
+    path(
+        "webhooks/callback-secret",
+        WebhookViewSet.as_view({"post": "rotate_callback_secret"}),
+        name="webhooks-callback-secret",
+    ),
+    path(
+        "webhooks/<str:id>",
+        WebhookViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="webhook",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

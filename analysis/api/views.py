@@ -42,6 +42,7 @@ from analysis.api.status_poll import DATA_SOURCE_HEADER, prefetch_for
 from analysis.api.throttling import TokenRateThrottle
 from analysis.api.uploads import use_upload_handler
 from analysis.models import AnalysisRequest, AnalysisResult
+from analysis.webhooks import registry as webhook_registry
 from audit.queries import trail_for
 from media_analysis.context import current_correlation_id
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
@@ -220,6 +221,7 @@ class MediaViewSet(viewsets.GenericViewSet):
             "media_type": fields.get("media_type"),
             "options": fields.get("options"),
             "correlation_id": current_correlation_id(),
+            "callback_url": fields.get("callback_url"),
         }
         if upload is not None:
             described = {**common, "file": upload.name, "size": upload.size}
@@ -248,7 +250,13 @@ class MediaViewSet(viewsets.GenericViewSet):
         headers = {"Location": status_path(analysis.id)}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(AcceptedSerializer.of(analysis), status=202, headers=headers)
+        body = AcceptedSerializer.of(analysis)
+        if common["callback_url"] and not replayed:
+            # The user's callback secret is made on first use, shown in that answer only.
+            secret = call_database(webhook_registry.ensure_callback_secret, request.user)
+            if secret:
+                body["callback_secret"] = secret
+        return Response(body, status=202, headers=headers)
 
     # ------------------------------------------------------------------ status
     @extend_schema(

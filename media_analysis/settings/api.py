@@ -7,6 +7,7 @@ import ipaddress
 import re
 
 from celery.schedules import crontab
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from analysis.options import BUILTIN, PROVIDER_NAMES
@@ -194,6 +195,55 @@ TRANSCRIPTION_PRICE_PER_MINUTE_USD = (
     if env_str("TRANSCRIPTION_PRICE_PER_MINUTE_USD")
     else None
 )
+
+# ----------------------------------------------------------------------- webhooks
+# Signed webhooks (analysis/webhooks/): endpoints users register and callback_url.
+# Secrets are stored encrypted with these Fernet keys (comma-separated: the first
+# encrypts, each decrypts, for rotation); unset, webhooks are refused (503) and
+# nothing is delivered. Never logged.
+WEBHOOK_ENCRYPTION_KEY = env_list("WEBHOOK_ENCRYPTION_KEY", [])
+for _key in WEBHOOK_ENCRYPTION_KEY:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "WEBHOOK_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes), "
+            'comma-separated; make one with python -c "from cryptography.fernet import '
+            'Fernet; print(Fernet.generate_key().decode())"'
+        ) from None
+# One attempt, connection to last byte of the answer.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5, maximum=60)
+# Waits after each failed attempt (seconds, jittered +-20 %); the last repeats until
+# WEBHOOK_RETRY_WINDOW_SECONDS after the event, when one final attempt is made.
+try:
+    WEBHOOK_RETRY_DELAYS = [
+        float(value)
+        for value in env_list(
+            "WEBHOOK_RETRY_DELAYS", ["5", "30", "120", "600", "3600", "10800", "21600"]
+        )
+    ]
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_DELAYS must be comma-separated seconds") from None
+if not WEBHOOK_RETRY_DELAYS or min(WEBHOOK_RETRY_DELAYS) <= 0:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_DELAYS must be positive seconds, at least one")
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int(
+    "WEBHOOK_RETRY_WINDOW_SECONDS", 86_400, minimum=1, maximum=30 * 86_400
+)
+# An endpoint whose attempts have failed this long without a success is disabled.
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int(
+    "WEBHOOK_DISABLE_AFTER_SECONDS", 3 * 86_400, minimum=60, maximum=365 * 86_400
+)
+WEBHOOK_MAX_ENDPOINTS_PER_USER = env_int(
+    "WEBHOOK_MAX_ENDPOINTS_PER_USER", 20, minimum=1, maximum=1000
+)
+# Beat publishes due deliveries (long waits, a broker that was away) this often.
+WEBHOOK_DISPATCH_EVERY_SECONDS = env_int(
+    "WEBHOOK_DISPATCH_EVERY_SECONDS", 10, minimum=1, maximum=3600
+)
+CELERY_BEAT_SCHEDULE["webhooks-dispatch"] = {
+    "task": "analysis.webhooks.tasks.dispatch_due_webhooks",
+    "schedule": WEBHOOK_DISPATCH_EVERY_SECONDS,
+}
 
 # -------------------------------------------------------------------------- audit
 # django-auditlog writes into our model on the plan's audit_log table (audit/models.py

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connection
 
 from analysis.models import AnalysisStatus
@@ -53,6 +54,8 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
             "MEDIA_ANALYSIS_STORAGE_ROOT": str(storage_root),
             "API_THROTTLE_READ_RATE": "1000000/min",
             "API_THROTTLE_WRITE_RATE": "1000000/min",
+            # /api/webhooks registers endpoints (their secrets are encrypted with it).
+            "WEBHOOK_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         },
     )
     try:

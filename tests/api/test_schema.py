@@ -20,6 +20,11 @@ PLAN = {
     ("/api/media/{id}/cancel", "post"),
     ("/api/media/{id}", "delete"),
     ("/api/media/{id}/audit", "get"),  # issue 6
+    ("/api/webhooks", "get"),  # issue 14
+    ("/api/webhooks", "post"),
+    ("/api/webhooks/{id}", "get"),
+    ("/api/webhooks/{id}", "delete"),
+    ("/api/webhooks/callback-secret", "post"),
 }
 
 
@@ -47,7 +52,7 @@ def test_every_api_route_is_in_the_schema(schema):
             for inner in pattern.url_patterns:
                 route = "/api/" + str(inner.pattern).replace("<str:id>", "{id}")
                 route = route.replace("<str:index>", "{index}")
-                if route.startswith("/api/media"):
+                if route.startswith(("/api/media", "/api/webhooks")):
                     routes.add(route)
     assert routes == {path for path, _ in PLAN}
 
