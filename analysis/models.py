@@ -119,6 +119,17 @@ def _history_indexes() -> list[models.Index]:
         indexes.append(
             models.Index(fields=[field, "id"], name=f"idx_requests_{short}", condition=visible)
         )
+    # The media type filter, newest first: a search walking the owner's history
+    # (analysis/api/filters.py, plan_search) then reads only rows of that type, not
+    # every row of a date window (issue 12: 6-10 ms of a filtered search at a
+    # million requests, 3-6 ms with this index).
+    indexes.append(
+        models.Index(
+            fields=["owner", "media_type", "created_at", "id"],
+            name="idx_requests_owner_media",
+            condition=visible,
+        )
+    )
     # The search is a case-insensitive substring (icontains: UPPER(col) LIKE
     # UPPER('%text%')); trigram indexes on the same expressions find rare words
     # without reading every row.

@@ -29,6 +29,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from analysis.api.search_plan import plan_search, planner_settings
 from analysis.models import AnalysisRequest, AnalysisStatus, MediaType
 
 VISIBLE_STATUSES = [s for s in AnalysisStatus.values if s != AnalysisStatus.DELETED]
@@ -157,7 +158,12 @@ class HistoryFilter(django_filters.FilterSet):
         return valid and not self.empty_params
 
     def search_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(Q(prompt__icontains=value) | Q(original_filename__icontains=value))
+        condition = Q(prompt__icontains=value) | Q(original_filename__icontains=value)
+        searched = queryset.filter(condition)
+        # For plan_search, once the page is known (a query's attributes go with
+        # every clone of it: the ordering, .values(), the pagination's slices).
+        searched.query.history_search = (condition, value)
+        return searched
 
 
 # Counting every row a history's filters match costs time in proportion to the
@@ -278,6 +284,12 @@ class HistoryPagination(PageNumberPagination):
 
     @staticmethod
     def _rows(queryset: QuerySet, start: int, count: int) -> list:
+        queryset = plan_search(queryset, start + count)
+        with planner_settings(queryset):
+            return HistoryPagination._read(queryset, start, count)
+
+    @staticmethod
+    def _read(queryset: QuerySet, start: int, count: int) -> list:
         if start < DEEP_PAGE_ROWS:
             return list(queryset[start : start + count])
         # Deep: find the page's keys first. Skipping thousands of rows then reads
