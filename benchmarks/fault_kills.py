@@ -172,7 +172,7 @@ def report_kill(kind, report, faults, check, began, load_ended, settled) -> list
         print(f"  /health/ready while Redis was down: {codes} ({len(seen)} probes)")
     print(
         f"  accepted (202): {check.accepted}; terminal: {check.by_state}; not terminal:"
-        f" {len(check.not_terminal)}; missing: {check.missing}; with two results: {check.doubled}"
+        f" {check.not_terminal_count}; missing: {check.missing}; with two results: {check.doubled}"
     )
     print(
         f"  all accepted requests terminal {settled - killed:.1f} s after the kill"

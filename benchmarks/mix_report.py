@@ -45,6 +45,7 @@ class TerminalCheck:
     missing: int  # acknowledged but no row at all
     doubled: int  # requests with more than one result row
     waited: float
+    not_terminal_count: int = 0  # all of them
 
     @property
     def all_terminal_once(self) -> bool:
@@ -123,7 +124,7 @@ class MixReport:
         if self.terminal is not None and not self.terminal.all_terminal_once:
             t = self.terminal
             found.append(
-                f"accepted requests: {len(t.not_terminal)} not terminal, {t.missing} missing,"
+                f"accepted requests: {t.not_terminal_count} not terminal, {t.missing} missing,"
                 f" {t.doubled} with two results"
             )
         return found
@@ -161,6 +162,7 @@ def wait_terminal(report: MixReport, database_url: str, timeout: float = 300.0) 
         missing=len(ids) - len(rows),
         doubled=int(doubled),
         waited=time.monotonic() - began,
+        not_terminal_count=len(waiting),
     )
     return report.terminal
 
@@ -230,7 +232,7 @@ def print_report(report: MixReport, out: TextIO = sys.stdout) -> None:
         return
     states = ", ".join(f"{state} {n}" for state, n in sorted(check.by_state.items()))
     write(
-        f"  accepted (202): {check.accepted} requests -> {states}; not terminal {len(check.not_terminal)},"
+        f"  accepted (202): {check.accepted} requests -> {states}; not terminal {check.not_terminal_count},"
         f" missing {check.missing}, with two results {check.doubled} (waited {check.waited:.0f} s)"
     )
     if check.not_terminal:
