@@ -75,6 +75,12 @@ _scope: ContextVar[Scope | None] = ContextVar("media_analysis_context", default=
 _last_exchange: ContextVar[Scope | None] = ContextVar("last_exchange", default=None)
 
 
+# The two headers as WSGI environ / request.META keys (read from META: building
+# ``request.headers`` costs every request, a status poll most of all).
+CORRELATION_META = "HTTP_" + CORRELATION_HEADER.upper().replace("-", "_")
+REQUEST_META = "HTTP_" + REQUEST_HEADER.upper().replace("-", "_")
+
+
 def new_exchange_id() -> uuid.UUID:
     """A random (version 4) UUID for a request or correlation id. From ``random``,
     not ``uuid.uuid4()``'s os.urandom: an id is no secret, and a system call for
@@ -95,6 +101,16 @@ def new_exchange_id_text() -> str:
         f"{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-"
         f"{hex_digits[16:20]}-{hex_digits[20:]}"
     )
+
+
+def exchange_id_text(sent: object) -> str:
+    """An exchange's id as text: the valid UUID the caller sent (a proxy's, a
+    client's), else a new one. RequestContextMiddleware and the status poll's fast
+    path both name their exchanges by this rule."""
+    if sent is None:
+        return new_exchange_id_text()
+    parsed = parse_uuid(sent)
+    return str(parsed) if parsed is not None else new_exchange_id_text()
 
 
 def parse_uuid(value: object) -> uuid.UUID | None:

@@ -22,21 +22,12 @@ from django.http import HttpRequest, HttpResponse
 
 from media_analysis.context import (
     CORRELATION_HEADER,
+    CORRELATION_META,
     REQUEST_HEADER,
-    new_exchange_id,
-    parse_uuid,
+    REQUEST_META,
+    exchange_id_text,
     serving,
 )
-
-
-def _meta_key(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
-# Read from META: ``request.headers`` would build a dict of every header first,
-# a cost every request (a status poll most of all) would pay.
-_CORRELATION_META = _meta_key(CORRELATION_HEADER)
-_REQUEST_META = _meta_key(REQUEST_HEADER)
 
 
 class RequestContextMiddleware:
@@ -44,8 +35,8 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        correlation_id = str(parse_uuid(request.META.get(_CORRELATION_META)) or new_exchange_id())
-        request_id = str(parse_uuid(request.META.get(_REQUEST_META)) or new_exchange_id())
+        correlation_id = exchange_id_text(request.META.get(CORRELATION_META))
+        request_id = exchange_id_text(request.META.get(REQUEST_META))
         request.correlation_id = correlation_id
         request.request_id = request_id
         with serving(request):

@@ -54,9 +54,10 @@ from django_prometheus.utils import Time, TimeSince
 from analysis.api.status_poll import PREFETCH_ENVIRON_KEY, STATUS_PREFIX, StatusPollMiddleware
 from media_analysis.context import (
     CORRELATION_HEADER,
+    CORRELATION_META,
     REQUEST_HEADER,
-    new_exchange_id_text,
-    parse_uuid,
+    REQUEST_META,
+    exchange_id_text,
     serving,
 )
 
@@ -72,8 +73,6 @@ WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
 # The middleware that may come before StatusPollMiddleware: what each does to a
 # status poll is done here.
 KNOWN_OUTER = frozenset({PROMETHEUS, CONTEXT, SECURITY, WHITENOISE})
-CORRELATION_META = "HTTP_" + CORRELATION_HEADER.upper().replace("-", "_")
-REQUEST_META = "HTTP_" + REQUEST_HEADER.upper().replace("-", "_")
 
 
 class PollRequest(HttpRequest):
@@ -175,8 +174,8 @@ class StatusPollApplication:
             if plan.security is not None and plan.security.process_request(request) is not None:
                 return None  # the HTTPS redirect: the full path gives it
             if plan.context:
-                correlation_id = _id_text(environ.get(CORRELATION_META))
-                request_id = _id_text(environ.get(REQUEST_META))
+                correlation_id = exchange_id_text(environ.get(CORRELATION_META))
+                request_id = exchange_id_text(environ.get(REQUEST_META))
                 request.correlation_id, request.request_id = correlation_id, request_id
                 with serving(request):
                     body = plan.poll.cached_body(request)
@@ -261,14 +260,6 @@ def _whitenoise_may_serve() -> bool:
 
 def _no_response(request: HttpRequest) -> HttpResponse:
     raise AssertionError("the fast path's middleware only run their hooks")
-
-
-def _id_text(sent: str | None) -> str:
-    """The id RequestContextMiddleware would use: the valid UUID sent, else a new one."""
-    if sent is None:
-        return new_exchange_id_text()
-    parsed = parse_uuid(sent)
-    return str(parsed) if parsed is not None else new_exchange_id_text()
 
 
 def _hand_over(environ: dict[str, Any], request: PollRequest) -> None:
