@@ -350,4 +350,5 @@ class AnalysisResultAdmin(FastChangeListMixin, admin.ModelAdmin):
 
 
 # The webhook pages (endpoints, deliveries, attempts) live with the webhooks.
+from analysis.batches import admin as batch_admin  # noqa: E402, F401
 from analysis.webhooks import admin as webhook_admin  # noqa: E402, F401

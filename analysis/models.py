@@ -193,6 +193,15 @@ class AnalysisRequest(models.Model):
     # Renewed every few seconds by the run that is analysing the request; a stale
     # one (and a free advisory lock) means its worker died. See analysis/recovery.py.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Beyond the plan (issue 14): the batch it was submitted in, if any.
+    batch = models.ForeignKey(
+        "analysis.AnalysisBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="items",
+        db_index=False,  # the partial index below: most requests have no batch
+    )
 
     objects = AnalysisRequestQuerySet.as_manager()
 
@@ -210,6 +219,9 @@ class AnalysisRequest(models.Model):
                 fields=["deleted_at"],
                 name="idx_requests_deleted",
                 condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["batch"], name="idx_requests_batch", condition=Q(batch__isnull=False)
             ),
             *_history_indexes(),
         ]
@@ -321,6 +333,7 @@ class OutboxEntry(models.Model):
 
 # API tokens and idempotency keys live in their own module; imported here so Django
 # registers them with the app.
+from analysis.batches.models import AnalysisBatch  # noqa: E402, F401
 from analysis.models_api import ApiToken, IdempotencyKey  # noqa: E402, F401
 from analysis.webhooks.models import (  # noqa: E402, F401
     CallbackSecret,

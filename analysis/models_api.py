@@ -79,6 +79,10 @@ class IdempotencyKey(models.Model):
     request = models.ForeignKey(
         "analysis.AnalysisRequest", null=True, on_delete=models.CASCADE, related_name="+"
     )
+    # A batch submission's key names the batch (``request`` stays empty).
+    batch = models.ForeignKey(
+        "analysis.AnalysisBatch", null=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -104,6 +105,50 @@ def validate_media_url(media_url: Any) -> str:
 
 
 # --------------------------------------------------------------------- submit
+@dataclass(frozen=True)
+class PreparedUrlSubmission:
+    """A URL submission that passed every check; nothing is stored yet."""
+
+    media_url: str
+    fields: dict[str, Any]  # prompt, provider and metadata, as the row takes them
+
+
+def prepare_url_submission(
+    *,
+    media_url: Any,
+    prompt: Any,
+    provider: Any = None,
+    model: Any = None,
+    media_type: Any = None,
+    options: dict[str, Any] | None = None,
+    callback_url: Any = None,
+) -> PreparedUrlSubmission:
+    """Every check of a URL submission (raises ``InvalidRequest`` naming the field);
+    a batch checks all its items this way before creating any."""
+    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
+    return PreparedUrlSubmission(media_url=validate_media_url(media_url), fields=fields)
+
+
+def create_url_request(
+    prepared: PreparedUrlSubmission,
+    *,
+    owner=None,
+    correlation_id: uuid.UUID | None = None,
+    batch=None,
+) -> AnalysisRequest:
+    """The request row for a checked submission, queued after the caller's commit;
+    call inside a transaction."""
+    request = AnalysisRequest.objects.create(
+        media_url=prepared.media_url,
+        owner=owner,
+        correlation_id=correlation_id or uuid.uuid4(),
+        batch=batch,
+        **prepared.fields,
+    )
+    transitions.announce_created(request)
+    return request
+
+
 def submit_url_request(
     *,
     media_url: Any,
@@ -118,15 +163,18 @@ def submit_url_request(
 ) -> AnalysisRequest:
     """Record a request for media at a URL and queue its analysis. Refused (507)
     while the disk is too full for new media, whichever door it came by."""
-    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
-    url = validate_media_url(media_url)
+    prepared = prepare_url_submission(
+        media_url=media_url,
+        prompt=prompt,
+        provider=provider,
+        model=model,
+        media_type=media_type,
+        options=options,
+        callback_url=callback_url,
+    )
     ensure_space_for_write()
     with transaction.atomic():
-        request = AnalysisRequest.objects.create(
-            media_url=url, owner=owner, correlation_id=correlation_id or uuid.uuid4(), **fields
-        )
-        transitions.announce_created(request)
-    return request
+        return create_url_request(prepared, owner=owner, correlation_id=correlation_id)
 
 
 def submit_upload_request(

@@ -78,7 +78,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
 
 def _reshaped(exc: Exception, response: Response) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
-        return _validation_body(exc.detail)
+        return validation_body(exc.detail)
     detail = getattr(exc, "detail", None)
     message = str(detail) if detail is not None else "Request refused."
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
@@ -94,7 +94,7 @@ def _reshaped(exc: Exception, response: Response) -> dict[str, Any]:
 _REQUIRED_CODES = {"required", "null", "blank"}
 
 
-def _validation_body(detail: Any) -> dict[str, Any]:
+def validation_body(detail: Any) -> dict[str, Any]:
     """DRF validation details -> one named problem, with every message in ``details``.
     Codes follow the service's naming: ``prompt_required``, ``invalid_media_type``."""
     if isinstance(detail, dict) and detail:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analysis.api.exceptions import ApiError
+from analysis.batches.models import AnalysisBatch
 from analysis.models import AnalysisRequest
 from analysis.models_api import IdempotencyKey
 
@@ -52,8 +53,20 @@ def submit_once(
 ) -> tuple[AnalysisRequest, bool]:
     """``(request, replayed)``: the request ``submit()`` made, or the one an earlier
     submission with ``key`` made."""
+    return _once(owner, key, fields_fingerprint, submit, names="request")
+
+
+def submit_batch_once(
+    *, owner, key: str | None, fields_fingerprint: str, submit: Callable[[], AnalysisBatch]
+) -> tuple[AnalysisBatch, bool]:
+    """``(batch, replayed)``, as ``submit_once`` for a batch submission."""
+    return _once(owner, key, fields_fingerprint, submit, names="batch")
+
+
+def _once(owner, key, fields_fingerprint, submit, *, names: str):
     if key is None:
         return submit(), False
+    model = AnalysisBatch if names == "batch" else AnalysisRequest
     with transaction.atomic():
         row, created = IdempotencyKey.objects.select_for_update().get_or_create(
             owner=owner, key=key, defaults={"fingerprint": fields_fingerprint}
@@ -62,17 +75,21 @@ def submit_once(
             expired = row.created_at < timezone.now() - timedelta(
                 hours=settings.API_IDEMPOTENCY_KEY_HOURS
             )
-            if not expired and row.request_id is not None:
-                if row.fingerprint != fields_fingerprint:
+            named = getattr(row, f"{names}_id")
+            used = row.request_id is not None or row.batch_id is not None
+            if not expired and used:
+                if row.fingerprint != fields_fingerprint or named is None:
                     raise ApiError(
                         422,
                         "idempotency_key_reused",
                         "This Idempotency-Key was used with different fields.",
                         field=HEADER,
                     )
-                return AnalysisRequest.objects.get(pk=row.request_id), True
+                return model.objects.get(pk=named), True
             row.fingerprint = fields_fingerprint
             row.created_at = timezone.now()
-        row.request = submit()
+            row.request = row.batch = None
+        made = submit()
+        setattr(row, names, made)
         row.save()
-        return row.request, False
+        return made, False

@@ -6,6 +6,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
 from analysis.api.views import JPEGRenderer, MediaViewSet
+from analysis.batches.api import BatchViewSet
 from analysis.webhooks.api import WebhookViewSet
 
 urlpatterns = [
@@ -14,6 +15,10 @@ urlpatterns = [
         MediaViewSet.as_view({"post": "analyze"}, parser_classes=[JSONParser, MultiPartParser]),
         name="media-analyze",
     ),
+    path(
+        "media/analyze/batch", BatchViewSet.as_view({"post": "submit"}), name="media-analyze-batch"
+    ),
+    path("media/batch/<str:id>", BatchViewSet.as_view({"get": "retrieve"}), name="media-batch"),
     path("media/history", MediaViewSet.as_view({"get": "history"}), name="media-history"),
     path("media/status/<str:id>", MediaViewSet.as_view({"get": "status"}), name="media-status"),
     path(

@@ -144,8 +144,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def target_name(self, obj: WebhookDelivery) -> str:
         return _target(obj)
 
-    @admin.display(description="request")
+    @admin.display(description="request or batch")
     def request_link(self, obj: WebhookDelivery) -> str:
+        if obj.batch_id is not None:
+            url = reverse("admin:analysis_analysisbatch_change", args=[obj.batch_id])
+            return format_html('<a href="{}">batch {}</a>', url, str(obj.batch_id)[:8])
         url = reverse("admin:analysis_analysisrequest_change", args=[obj.request_id])
         return format_html('<a href="{}">{}</a>', url, str(obj.request_id)[:8])
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +24,15 @@ from rest_framework.renderers import JSONRenderer
 
 from analysis import outbox
 from analysis.api.serializers import StatusSerializer
+from analysis.batches.models import AnalysisBatch
+from analysis.batches.serializers import batch_body
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus
-from analysis.webhooks.models import CALLBACK_TARGET, DeliveryStatus, WebhookDelivery, WebhookEvent
+from analysis.webhooks.models import (
+    CALLBACK_TARGET,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from analysis.webhooks.registry import endpoints_for_event
 from media_analysis.resilience import breaker_states
 
@@ -66,16 +73,46 @@ def on_state_changing(
 
 
 def create_deliveries(request: AnalysisRequest, event: str) -> list[WebhookDelivery]:
-    callback_url = (request.metadata or {}).get("callback_url")
-    endpoints = list(endpoints_for_event(request.owner_id, event))
+    return _create(
+        subject={"request_id": request.id, "occurrence": request.retry_count or 0},
+        owner_id=request.owner_id,
+        event=event,
+        callback_url=(request.metadata or {}).get("callback_url"),
+        payload=lambda: status_body(request.id),
+        log_extra={"analysis_id": str(request.id)},
+    )
+
+
+def create_batch_deliveries(batch: AnalysisBatch) -> list[WebhookDelivery]:
+    """``batch.completed`` to the owner's endpoints and the batch's callback_url,
+    with the batch's progress JSON (``GET /api/media/batch/{id}``) as the body."""
+    return _create(
+        subject={"batch_id": batch.id},
+        owner_id=batch.owner_id,
+        event=WebhookEvent.BATCH_COMPLETED.value,
+        callback_url=batch.callback_url,
+        payload=lambda: batch_body(batch),
+        log_extra={"batch_id": str(batch.id)},
+    )
+
+
+def _create(
+    *,
+    subject: dict[str, Any],
+    owner_id: int | None,
+    event: str,
+    callback_url: str | None,
+    payload: Callable[[], bytes],
+    log_extra: dict[str, str],
+) -> list[WebhookDelivery]:
+    endpoints = list(endpoints_for_event(owner_id, event))
     if not endpoints and not callback_url:
         return []
     now = timezone.now()
     common = {
-        "request_id": request.id,
+        **subject,
         "event": event,
-        "occurrence": request.retry_count or 0,
-        "payload": status_body(request.id).decode(),
+        "payload": payload().decode(),
         "next_attempt_at": now,
         "window_started_at": now,
     }
@@ -87,9 +124,7 @@ def create_deliveries(request: AnalysisRequest, event: str) -> list[WebhookDeliv
     ]
     if callback_url:
         rows.append(
-            WebhookDelivery(
-                **common, target=CALLBACK_TARGET, owner_id=request.owner_id, url=callback_url
-            )
+            WebhookDelivery(**common, target=CALLBACK_TARGET, owner_id=owner_id, url=callback_url)
         )
     # Already there (the same ending announced twice): the first stays, once.
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
@@ -97,7 +132,7 @@ def create_deliveries(request: AnalysisRequest, event: str) -> list[WebhookDeliv
     transaction.on_commit(lambda: publish(ids))
     logger.info(
         "webhook deliveries created",
-        extra={"analysis_id": str(request.id), "event": event, "deliveries": len(rows)},
+        extra={**log_extra, "event": event, "deliveries": len(rows)},
     )
     return rows
 

@@ -23,7 +23,7 @@ class WebhookEvent(models.TextChoices):
     REQUEST_COMPLETED = "request.completed"
     REQUEST_FAILED = "request.failed"
     REQUEST_CANCELLED = "request.cancelled"
-    BATCH_COMPLETED = "batch.completed"  # accepted as a filter; sent once batches exist
+    BATCH_COMPLETED = "batch.completed"  # the last item of a batch ended
 
 
 REQUEST_EVENTS = [
@@ -96,8 +96,20 @@ CALLBACK_TARGET = "callback"
 
 class WebhookDelivery(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # What the event is about: a request, or (batch.completed) a batch; exactly one.
     request = models.ForeignKey(
-        "analysis.AnalysisRequest", on_delete=models.CASCADE, related_name="webhook_deliveries"
+        "analysis.AnalysisRequest",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+    )
+    batch = models.ForeignKey(
+        "analysis.AnalysisBatch",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
     )
     event = models.CharField(max_length=32, choices=WebhookEvent.choices)
     occurrence = models.IntegerField(default=0)
@@ -138,7 +150,18 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "event", "occurrence", "target"], name="uniq_webhook_delivery"
-            )
+            ),
+            # A batch completes once: one delivery per target.
+            models.UniqueConstraint(
+                fields=["batch", "event", "target"],
+                name="uniq_webhook_batch_delivery",
+                condition=Q(batch__isnull=False),
+            ),
+            models.CheckConstraint(
+                condition=Q(request__isnull=False, batch__isnull=True)
+                | Q(request__isnull=True, batch__isnull=False),
+                name="chk_webhook_delivery_subject",
+            ),
         ]
         indexes = [
             models.Index(

@@ -25,6 +25,8 @@ PLAN = {
     ("/api/webhooks/{id}", "get"),
     ("/api/webhooks/{id}", "delete"),
     ("/api/webhooks/callback-secret", "post"),
+    ("/api/media/analyze/batch", "post"),  # issue 14
+    ("/api/media/batch/{id}", "get"),
 }
 
 
