@@ -18,6 +18,8 @@ class AnalysisConfig(AppConfig):
         from analysis.webhooks.events import on_state_changing
 
         request_state_changing.connect(on_state_changing, dispatch_uid="analysis.webhooks.events")
+        # Imported here for the same reason: a batch settles in its last item's
+        # transaction (analysis/batches/service.py).
         from analysis.batches.events import on_state_changing as settle_batch
 
         request_state_changing.connect(settle_batch, dispatch_uid="analysis.batches.events")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from urllib.parse import parse_qs, unquote, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -31,6 +32,49 @@ def env_str(name: str, default: str | None = None, *, required: bool = False) ->
             raise ImproperlyConfigured(f"{name} must be set")
         return default
     return value
+
+
+def env_secret(name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    """A secret from ``NAME``, or from the file ``NAME_FILE`` names (how Docker and
+    Kubernetes hand secrets over; the convention of the official PostgreSQL image).
+    The file's content is the value, less one trailing newline; a value set both
+    ways is refused, naming both variables. Never echoes the value in an error."""
+    direct = os.environ.get(name)
+    if direct is not None and direct.strip() == "":
+        direct = None
+    file_name = f"{name}_FILE"
+    path = _raw(file_name)
+    if direct is not None and path is not None:
+        raise ImproperlyConfigured(
+            f"{name} and {file_name} are both set: give the secret one way, not both"
+        )
+    if path is not None:
+        try:
+            content = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ImproperlyConfigured(f"{file_name}={path!r} cannot be read: {reason}") from None
+        direct = content.removesuffix("\n").removesuffix("\r")
+        if direct == "":
+            raise ImproperlyConfigured(f"{file_name}={path!r} is empty")
+    if direct is None:
+        if required:
+            raise ImproperlyConfigured(f"{name} (or {file_name}) must be set")
+        return default
+    return direct
+
+
+def url_with_password(url: str, password: str | None) -> str:
+    """``url`` with its password replaced by ``password`` (any characters: it is
+    percent-encoded here, so nobody encodes it by hand); ``url`` unchanged when
+    ``password`` is None."""
+    if password is None:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = quote(unquote(parts.username or ""), safe="")
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def env_bool(name: str, default: bool) -> bool:

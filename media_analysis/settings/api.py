@@ -17,6 +17,7 @@ from media_analysis.env import (
     env_float,
     env_int,
     env_list,
+    env_secret,
     env_str,
     require_below,
 )
@@ -157,20 +158,20 @@ PROVIDER_AUDIO_MODELS = env_list(
     "PROVIDER_AUDIO_MODELS",
     ["*gpt-4o*audio*", "*gpt-audio*", "*gemini*", "*voxtral*", "*omni*"],
 )
-OPENROUTER_API_KEY = env_str("OPENROUTER_API_KEY")
+OPENROUTER_API_KEY = env_secret("OPENROUTER_API_KEY")
 OPENROUTER_BASE_URL = env_str("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
 OPENROUTER_MODEL = env_str("OPENROUTER_MODEL", "google/gemini-2.5-flash")
-NOVITA_API_KEY = env_str("NOVITA_API_KEY")
+NOVITA_API_KEY = env_secret("NOVITA_API_KEY")
 NOVITA_BASE_URL = env_str("NOVITA_BASE_URL", "https://api.novita.ai/openai/v1")
 NOVITA_MODEL = env_str("NOVITA_MODEL", "qwen/qwen2.5-vl-72b-instruct")
-OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_API_KEY = env_secret("OPENAI_API_KEY")
 # Any OpenAI-compatible server (vLLM, Ollama, LM Studio); a local one may need no key.
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
 OPENAI_TOKEN_LIMIT_FIELD = env_choice(
     "OPENAI_TOKEN_LIMIT_FIELD", "max_tokens", {"max_tokens", "max_completion_tokens"}
 )
-GEMINI_API_KEY = env_str("GEMINI_API_KEY")
+GEMINI_API_KEY = env_secret("GEMINI_API_KEY")
 GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash")
 GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
 GEMINI_USE_VERTEX = env_bool("GEMINI_USE_VERTEX", False)
@@ -183,7 +184,7 @@ GOOGLE_CLOUD_LOCATION = env_str("GOOGLE_CLOUD_LOCATION", "us-central1")
 # The key is read here only and never logged. Retries and the breaker use the
 # PROVIDER_* settings above.
 TRANSCRIPTION_BASE_URL = env_str("TRANSCRIPTION_BASE_URL")
-TRANSCRIPTION_API_KEY = env_str("TRANSCRIPTION_API_KEY")
+TRANSCRIPTION_API_KEY = env_secret("TRANSCRIPTION_API_KEY")
 TRANSCRIPTION_MODEL = env_str("TRANSCRIPTION_MODEL", "whisper-1")
 # The endpoint's upload limit (OpenAI's is 25 MB); longer audio is sent in chunks.
 TRANSCRIPTION_MAX_UPLOAD_MB = env_float(
@@ -201,7 +202,9 @@ TRANSCRIPTION_PRICE_PER_MINUTE_USD = (
 # Secrets are stored encrypted with these Fernet keys (comma-separated: the first
 # encrypts, each decrypts, for rotation); unset, webhooks are refused (503) and
 # nothing is delivered. Never logged.
-WEBHOOK_ENCRYPTION_KEY = env_list("WEBHOOK_ENCRYPTION_KEY", [])
+WEBHOOK_ENCRYPTION_KEY = [
+    key.strip() for key in (env_secret("WEBHOOK_ENCRYPTION_KEY") or "").split(",") if key.strip()
+]
 for _key in WEBHOOK_ENCRYPTION_KEY:
     try:
         Fernet(_key)

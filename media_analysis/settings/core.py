@@ -14,10 +14,12 @@ from media_analysis.env import (
     env_float,
     env_int,
     env_list,
+    env_secret,
     env_str,
     parse_database_url,
     require_at_most,
     running_celery,
+    url_with_password,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -27,7 +29,7 @@ DEBUG = env_bool("DEBUG", False)
 
 # A fixed, well-known key that only development may use: production refuses it.
 INSECURE_DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
-SECRET_KEY = env_str("SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+SECRET_KEY = env_secret("SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Set a long random SECRET_KEY in the environment "
@@ -112,6 +114,11 @@ if _database_url is None:
         "embedded PostgreSQL for you; otherwise point DATABASE_URL at a PostgreSQL server."
     )
 _db = parse_database_url(_database_url)
+# A password handed over on its own (a RunPod secret, a Docker secret file) wins
+# over the URL's, taken as is: no URL-encoding by hand.
+_database_password = env_secret("DATABASE_PASSWORD")
+if _database_password is not None:
+    _db["PASSWORD"] = _database_password
 
 # Celery's Django fixup closes the pool before and after every task, so worker and
 # beat processes use plain connections unless DB_POOL says otherwise.
@@ -173,7 +180,8 @@ if _redis_url is None:
         "REDIS_URL is not set. `python3 dev.py` starts an embedded Redis for you; "
         "otherwise point REDIS_URL at a Redis server (redis://host:6379/0)."
     )
-REDIS_URL = _redis_url
+# As DATABASE_PASSWORD: REDIS_PASSWORD replaces the URL's password (encoded here).
+REDIS_URL = url_with_password(_redis_url, env_secret("REDIS_PASSWORD"))
 REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 5, minimum=1, maximum=60)
 
 CACHES = {
@@ -210,7 +218,7 @@ PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 if PROMETHEUS_MULTIPROC_DIR:
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 # Bearer token a Prometheus scraper presents on /metrics (staff API tokens work too).
-METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 
 # ------------------------------------------------------------------------- health
 # /health/ready answers within HEALTH_READY_TIMEOUT seconds whatever is down or hangs

@@ -40,8 +40,11 @@ def test_compose_services_join_the_external_network_with_healthchecks(compose):
         assert "healthcheck" in service and service["healthcheck"]["test"]
         assert "storage:/opt/services/media-analysis/storage" in service["volumes"]
         env = service["environment"]
-        assert "af-postgres-1:5432/af-memory" in env["DATABASE_URL"]
-        assert "@af-redis-1:6379" in env["REDIS_URL"]
+        assert env["DATABASE_URL"].endswith("@af-postgres-1:5432/af-memory")
+        assert env["REDIS_URL"] == "redis://af-redis-1:6379/0"
+        # Passwords travel on their own, never inside a URL (no encoding by hand).
+        assert env["DATABASE_PASSWORD"] == "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
+        assert env["REDIS_PASSWORD"] == "${REDIS_PASSWORD:?set REDIS_PASSWORD}"
     # The plain worker command: every queue, plain connections by default under Celery.
     assert "-Q" not in services["worker"]["command"]
     assert "DB_POOL" not in services["worker"]["environment"]

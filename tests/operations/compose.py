@@ -117,7 +117,7 @@ class HostMapping:
     def redis_url(self, rendered: str) -> str:
         parts = urlsplit(rendered)
         assert (parts.hostname, parts.port) == ("af-redis-1", 6379)
-        return rendered.replace("@af-redis-1:6379", f"@127.0.0.1:{self.redis_port}")
+        return rendered.replace("af-redis-1:6379", f"127.0.0.1:{self.redis_port}", 1)
 
     def environment(self, service: dict | None) -> dict[str, str]:
         """A service's environment (or, for None, the image's own: a build step)."""

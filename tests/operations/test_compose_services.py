@@ -25,7 +25,13 @@ from tests.operations.stack import Process, submit_upload
 
 pytestmark = pytest.mark.slow
 
-SECRETS = {"POSTGRES_PASSWORD": "compose-pw", "REDIS_PASSWORD": "redis-pw", "SECRET_KEY": "s" * 60}
+# Passwords with the characters a URL would need encoded: compose hands them over
+# as DATABASE_PASSWORD / REDIS_PASSWORD, taken as they are.
+SECRETS = {
+    "POSTGRES_PASSWORD": "compose@pw:/%x",
+    "REDIS_PASSWORD": "redis@pw:/%x",
+    "SECRET_KEY": "s" * 60,
+}
 ROLE, DATABASE = "n8n", "compose_af_memory"
 
 
