@@ -10,14 +10,6 @@ from tests.webhooks.conftest import drain, end_request, processing_request
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-password-1"
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", password=PASSWORD))
-    return client
-
 
 def test_the_attempts_are_listed_and_a_delivery_can_be_redelivered(
     alice, receiver, allow_loopback, admin_client
