@@ -49,8 +49,13 @@ urlpatterns = [
     ),
     path(
         "webhooks/<str:id>",
-        WebhookViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        WebhookViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
         name="webhook",
+    ),
+    path(
+        "webhooks/<str:id>/rotate-secret",
+        WebhookViewSet.as_view({"post": "rotate_secret"}),
+        name="webhook-rotate-secret",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -8,6 +8,7 @@
 - ``delivery`` / ``http``: one attempt (pinned address, 10 s, no redirects) and
   what its answer means (delivered, retried with backoff, endpoint disabled);
 - ``registry``: the rules of endpoints and callback URLs, used by the API and admin;
+- ``retention``: finished deliveries deleted by age, in batches;
 - ``api``, ``admin``, ``tasks``, ``metrics``: the thin doors over those.
 
 Kept light: ``analysis.models`` imports ``analysis.webhooks.models`` at its end.

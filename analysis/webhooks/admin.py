@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from analysis.webhooks import delivery, registry, signing, vault
@@ -66,6 +67,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "enabled" in form.changed_data and obj.enabled:
             registry.enable_endpoint(obj)  # back in service: the failure streak starts over
+        elif "enabled" in form.changed_data:
+            # As any disabling: its owner sees why, and what was waiting is cancelled.
+            now = timezone.now()
+            registry.disable_endpoint(obj, f"Disabled by staff on {now:%Y-%m-%d %H:%M} UTC.", now)
 
 
 class AttemptInline(admin.TabularInline):

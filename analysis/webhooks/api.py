@@ -1,9 +1,11 @@
-"""``/api/webhooks``: register, list, show and delete endpoints, and rotate the
-callback secret. Thin: shapes checked here, rules in ``registry``.
+"""``/api/webhooks``: register, list, show, edit (``PATCH``) and delete endpoints,
+rotate an endpoint's secret and the callback secret. Thin: shapes checked here,
+rules in ``registry``.
 
 A secret is in the answer of the call that made it, and never again: an
-endpoint's in ``POST /api/webhooks``, the callback secret in the first submission
-with a ``callback_url`` (``callback_secret``) or in
+endpoint's in ``POST /api/webhooks`` and ``POST /api/webhooks/{id}/rotate-secret``
+(which replaces it; ``PATCH`` never changes it), the callback secret in the first
+submission with a ``callback_url`` (``callback_secret``) or in
 ``POST /api/webhooks/callback-secret``, which replaces it.
 """
 
@@ -24,6 +26,7 @@ from analysis.api.serializers import ErrorSerializer, MediaUrlField, SafeCharFie
 from analysis.api.throttling import TokenRateThrottle
 from analysis.webhooks import registry
 from analysis.webhooks.models import WebhookEndpoint, WebhookEvent
+from media_analysis.errors import InvalidRequest
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
 
 SHOWN_ONCE_HELP = (
@@ -77,9 +80,46 @@ class WebhookEndpointInputSerializer(serializers.Serializer):
     description = SafeCharField(required=False, allow_blank=True, max_length=200)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: no silent "yes" -> true (the schema says boolean)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class WebhookEndpointChangesSerializer(serializers.Serializer):
+    """Every field optional; the ones sent change, the others stay."""
+
+    url = MediaUrlField(
+        required=False,
+        max_length=8192,
+        help_text="A new http(s) URL; the address rule is checked again.",
+    )
+    events = serializers.ListField(
+        child=serializers.ChoiceField(WebhookEvent.choices),
+        required=False,
+        min_length=1,
+        max_length=len(WebhookEvent.values),
+        help_text="Which events it receives from now on.",
+    )
+    description = SafeCharField(required=False, allow_blank=True, max_length=200)
+    enabled = StrictBooleanField(
+        required=False,
+        help_text="true puts a disabled endpoint back in service (its reason and failure "
+        "streak are cleared); false disables it by hand (what was waiting is cancelled).",
+    )
+
+
 class CallbackSecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text=SHOWN_ONCE_HELP)
     created_at = serializers.DateTimeField()
+
+
+class EndpointSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text=SHOWN_ONCE_HELP)
+    created_at = serializers.DateTimeField(help_text="When this secret replaced the old one.")
 
 
 _DESCRIPTIONS = {
@@ -167,6 +207,40 @@ class WebhookViewSet(viewsets.GenericViewSet):
         self._guard_write()
         call_database(registry.delete_endpoint, request.user, id)
         return Response(status=204)
+
+    @extend_schema(
+        summary="Change a webhook endpoint's URL, events, description or enabled",
+        description="Only the fields sent change. The signing secret is never changed "
+        "here: POST /api/webhooks/{id}/rotate-secret replaces it.",
+        request=WebhookEndpointChangesSerializer,
+        parameters=[ID],
+        responses={200: WebhookEndpointSerializer, **_errors(*_COMMON, 415)},
+    )
+    def partial_update(self, request, id: str):
+        self._guard_write()
+        if isinstance(request.data, dict) and "secret" in request.data:
+            raise InvalidRequest(
+                "secret_read_only",
+                "The secret cannot be set; POST /api/webhooks/{id}/rotate-secret issues a new one.",
+                field="secret",
+            )
+        form = WebhookEndpointChangesSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        changes = registry.EndpointChanges(**form.validated_data)
+        endpoint = call_database(registry.update_endpoint, request.user, id, changes)
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
+        summary="A new signing secret for a webhook endpoint (the old one stops at once)",
+        request=None,
+        parameters=[ID],
+        responses={201: EndpointSecretSerializer, **_errors(*_COMMON)},
+    )
+    def rotate_secret(self, request, id: str):
+        self._guard_write()
+        issued = call_database(registry.rotate_endpoint_secret, request.user, id)
+        body = EndpointSecretSerializer({"secret": issued.secret, "created_at": issued.created_at})
+        return Response(body.data, status=201)
 
     @extend_schema(
         summary="A new secret for your callback_url deliveries (the old one stops at once)",

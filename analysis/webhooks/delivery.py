@@ -38,7 +38,7 @@ from analysis.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from analysis.webhooks.registry import callback_secret_for, endpoint_secret
+from analysis.webhooks.registry import callback_secret_for, disable_endpoint, endpoint_secret
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def _gone(
 ) -> tuple[AttemptOutcome, str]:
     if endpoint is None:  # a callback URL that is gone: nothing to disable, stop trying
         return AttemptOutcome.GAVE_UP, DeliveryStatus.FAILED
-    disable(endpoint, f"The endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC.", now)
+    disable_endpoint(endpoint, f"The endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC.", now)
     return AttemptOutcome.DISABLED, DeliveryStatus.CANCELLED
 
 
@@ -176,7 +176,7 @@ def _failed(
             )
         limit = timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
         if now - failing_since >= limit:
-            disable(
+            disable_endpoint(
                 endpoint,
                 f"Every attempt since {failing_since:%Y-%m-%d %H:%M} UTC failed "
                 f"(the last: {error or 'no answer'}).",
@@ -200,18 +200,6 @@ def next_attempt_at(failed_attempts: int, window_start: datetime, now: datetime)
     wait = delays[min(failed_attempts, len(delays)) - 1]
     wait *= random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (spreading load, not secrecy)
     return min(now + timedelta(seconds=wait), end)
-
-
-def disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
-    """Out of service until its owner or staff enable it again; what was waiting
-    for it is cancelled."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=False, disabled_reason=reason, disabled_at=now
-    )
-    WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error="endpoint disabled"
-    )
-    logger.warning("webhook endpoint disabled", extra={"endpoint": str(endpoint.id)})
 
 
 def redeliver(delivery_ids: list[uuid.UUID]) -> tuple[int, list[str]]:

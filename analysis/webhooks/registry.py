@@ -10,13 +10,16 @@ again before every attempt against the address the attempt connects to
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from analysis.ingest.errors import IngestError
 from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, validate_url
@@ -24,11 +27,14 @@ from analysis.webhooks import signing, vault
 from analysis.webhooks.models import (
     CallbackSecret,
     DeliveryStatus,
+    WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
     default_events,
 )
 from media_analysis.errors import InvalidRequest, RequestNotFound, StateConflict
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,17 @@ class NewEndpoint:
 class IssuedSecret:
     secret: str
     created_at: Any
+
+
+@dataclass(frozen=True)
+class EndpointChanges:
+    """What ``PATCH /api/webhooks/{id}`` asked to change; None leaves a field as it is.
+    The secret is not among them: ``rotate_endpoint_secret`` replaces it."""
+
+    url: Any = None
+    events: Any = None
+    description: str | None = None
+    enabled: bool | None = None
 
 
 def validate_target_url(url: Any, *, field: str) -> str:
@@ -109,12 +126,15 @@ def visible_endpoints(user) -> Any:
     return queryset if user.is_staff else queryset.filter(owner_id=user.pk)
 
 
-def endpoint_for(user, endpoint_id: Any) -> WebhookEndpoint:
+def endpoint_for(user, endpoint_id: Any, *, lock: bool = False) -> WebhookEndpoint:
+    """One endpoint ``user`` may see; 400 for a malformed id, 404 for another's.
+    ``lock``: its row locked until the caller's transaction ends."""
     try:
         endpoint_id = uuid.UUID(str(endpoint_id))
     except ValueError:
         raise InvalidRequest("invalid_id", "The webhook id must be a UUID.", field="id") from None
-    endpoint = visible_endpoints(user).filter(pk=endpoint_id).first()
+    queryset = visible_endpoints(user).filter(pk=endpoint_id)
+    endpoint = (queryset.select_for_update() if lock else queryset).first()
     if endpoint is None:
         raise RequestNotFound("not_found", "No such webhook endpoint.")
     return endpoint
@@ -130,11 +150,62 @@ def delete_endpoint(user, endpoint_id: Any) -> None:
         endpoint.delete()
 
 
+def update_endpoint(user, endpoint_id: Any, changes: EndpointChanges) -> WebhookEndpoint:
+    """Apply ``changes`` to one of ``user``'s endpoints, under its row lock. A new URL
+    passes the address rule again; pending deliveries go to it (an attempt reads the
+    endpoint's URL when it is made). Enabling a disabled endpoint starts its failure
+    streak afresh; disabling it by hand cancels what was waiting, as any disabling."""
+    endpoint_for(user, endpoint_id)  # someone else's: 404 before judging the changes
+    url = None if changes.url is None else validate_target_url(changes.url, field="url")
+    events = None if changes.events is None else validate_events(changes.events)
+    with transaction.atomic():  # the address was resolved above, outside it
+        endpoint = endpoint_for(user, endpoint_id, lock=True)
+        fields: dict[str, Any] = {"url": url, "events": events}
+        if changes.description is not None:
+            fields["description"] = changes.description[:200]
+        fields = {name: value for name, value in fields.items() if value is not None}
+        if fields:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
+        if changes.enabled is True and not endpoint.enabled:
+            enable_endpoint(endpoint)
+        elif changes.enabled is False and endpoint.enabled:
+            now = timezone.now()
+            disable_endpoint(endpoint, f"Disabled by hand on {now:%Y-%m-%d %H:%M} UTC.", now)
+    endpoint.refresh_from_db()
+    return endpoint
+
+
 def enable_endpoint(endpoint: WebhookEndpoint) -> None:
-    """Back in service (the admin): the failure history starts again."""
+    """Back in service (its owner, the admin): the failure history starts again, so
+    the 3-day rule counts from the next failure."""
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         enabled=True, disabled_reason=None, disabled_at=None, failing_since=None
     )
+
+
+def disable_endpoint(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+    """Out of service until its owner or staff enable it again; ``reason`` is shown to
+    its owner. What was waiting for it is cancelled."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_reason=reason, disabled_at=now
+    )
+    WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error="endpoint disabled"
+    )
+    logger.warning("webhook endpoint disabled", extra={"endpoint": str(endpoint.id)})
+
+
+def rotate_endpoint_secret(user, endpoint_id: Any) -> IssuedSecret:
+    """A new signing secret for one of ``user``'s endpoints, shown once. The old one
+    stops at once: every later attempt, pending retries included, is signed with the
+    new one (there is no grace period with both, as for the callback secret)."""
+    secret = signing.generate_secret()
+    encrypted = vault.encrypt(secret)
+    with transaction.atomic():
+        endpoint = endpoint_for(user, endpoint_id, lock=True)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_encrypted=encrypted)
+    logger.info("webhook endpoint secret rotated", extra={"endpoint": str(endpoint.id)})
+    return IssuedSecret(secret, timezone.now())
 
 
 def endpoint_secret(endpoint: WebhookEndpoint) -> str:

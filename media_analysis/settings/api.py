@@ -21,7 +21,12 @@ from media_analysis.env import (
     env_str,
     require_below,
 )
-from media_analysis.settings.work import CELERY_BEAT_SCHEDULE, CELERY_TASK_SOFT_TIME_LIMIT
+from media_analysis.settings.work import (
+    CELERY_BEAT_SCHEDULE,
+    CELERY_TASK_ROUTES,
+    CELERY_TASK_SOFT_TIME_LIMIT,
+    QUEUE_MAINTENANCE,
+)
 
 # ------------------------------------------------------------------------ API
 REST_FRAMEWORK = {
@@ -247,6 +252,24 @@ CELERY_BEAT_SCHEDULE["webhooks-dispatch"] = {
     "task": "analysis.webhooks.tasks.dispatch_due_webhooks",
     "schedule": WEBHOOK_DISPATCH_EVERY_SECONDS,
 }
+# Days finished deliveries (delivered, given up, cancelled) and their attempts are
+# kept; pending ones are never deleted. 0 keeps them forever. Pruned daily in
+# batches of WEBHOOK_PRUNE_BATCH_SIZE deliveries, one short transaction each.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int(
+    "WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=0, maximum=36500
+)
+WEBHOOK_PRUNE_BATCH_SIZE = env_int("WEBHOOK_PRUNE_BATCH_SIZE", 1000, minimum=1, maximum=100_000)
+CELERY_TASK_ROUTES["analysis.webhooks.tasks.prune_webhook_deliveries"] = {
+    "queue": QUEUE_MAINTENANCE
+}
+if WEBHOOK_DELIVERY_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["webhooks-prune"] = {
+        "task": "analysis.webhooks.tasks.prune_webhook_deliveries",
+        "schedule": crontab(
+            hour=env_int("WEBHOOK_PRUNE_HOUR", 3, minimum=0, maximum=23),
+            minute=env_int("WEBHOOK_PRUNE_MINUTE", 15, minimum=0, maximum=59),
+        ),
+    }
 
 # -------------------------------------------------------------------------- audit
 # django-auditlog writes into our model on the plan's audit_log table (audit/models.py

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 
 from analysis.models import AnalysisStatus
+from analysis.webhooks.registry import register_endpoint
 from tests.api.conftest import make_caller, make_completed, make_request
 from tests.api.servers import start_gunicorn
 from tests.conftest import database_url
@@ -27,7 +28,12 @@ MAX_SECONDS = 60
 
 def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_root, settings):
     caller = make_caller("fuzzer")
-    ids = [str(make_completed(caller.user).id)] + [
+    webhook_key = Fernet.generate_key().decode()
+    settings.WEBHOOK_ENCRYPTION_KEY = [webhook_key]
+    # A webhook endpoint of the caller's: /api/webhooks/{id} (GET, PATCH, DELETE,
+    # rotate-secret) is fuzzed on a real one too, not only on 404s.
+    endpoint = register_endpoint(caller.user, url="http://93.184.215.14/hooks").endpoint
+    ids = [str(make_completed(caller.user).id), str(endpoint.id)] + [
         str(make_request(caller.user, status=status).id)
         for status in (AnalysisStatus.FAILED, AnalysisStatus.PENDING, AnalysisStatus.CANCELLED)
     ]
@@ -55,7 +61,7 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
             "API_THROTTLE_READ_RATE": "1000000/min",
             "API_THROTTLE_WRITE_RATE": "1000000/min",
             # /api/webhooks registers endpoints (their secrets are encrypted with it).
-            "WEBHOOK_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "WEBHOOK_ENCRYPTION_KEY": webhook_key,
         },
     )
     try:

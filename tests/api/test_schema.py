@@ -23,7 +23,9 @@ PLAN = {
     ("/api/webhooks", "get"),  # issue 14
     ("/api/webhooks", "post"),
     ("/api/webhooks/{id}", "get"),
+    ("/api/webhooks/{id}", "patch"),
     ("/api/webhooks/{id}", "delete"),
+    ("/api/webhooks/{id}/rotate-secret", "post"),
     ("/api/webhooks/callback-secret", "post"),
     ("/api/media/analyze/batch", "post"),  # issue 14
     ("/api/media/batch/{id}", "get"),

@@ -36,6 +36,15 @@ def allow_loopback(settings):
 
 
 @pytest.fixture
+def admin_client(client, django_user_model):
+    """A signed-in superuser's browser on the staff console."""
+    client.force_login(
+        django_user_model.objects.create_superuser("root", password="a-long-test-password-1")
+    )
+    return client
+
+
+@pytest.fixture
 def receiver():
     server = start_receiver()
     yield server

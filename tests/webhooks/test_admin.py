@@ -10,14 +10,6 @@ from tests.webhooks.conftest import drain, end_request, processing_request
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-password-1"
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", password=PASSWORD))
-    return client
-
 
 def test_the_attempts_are_listed_and_a_delivery_can_be_redelivered(
     alice, receiver, allow_loopback, admin_client
@@ -74,3 +66,24 @@ def test_the_admin_refuses_a_private_endpoint_url(admin_client, alice, settings)
     assert answer.status_code == 200  # the form again, with the error
     assert "private" in answer.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_staff_disabling_an_endpoint_cancels_what_waits_and_its_owner_sees_why(
+    admin_client, alice, receiver, allow_loopback
+):
+    created = alice.client.post("/api/webhooks", {"url": receiver.url}, format="json").json()
+    end_request(processing_request(alice.user))
+    form = {"owner": alice.user.pk, "url": receiver.url, "description": ""}
+    form["events"] = created["events"]
+    answer = admin_client.post(
+        f"/admin/analysis/webhookendpoint/{created['id']}/change/", form, follow=True
+    )  # "enabled" left out: unticked
+    assert answer.status_code == 200
+    shown = alice.client.get(f"/api/webhooks/{created['id']}").json()
+    assert shown["enabled"] is False and "by staff" in shown["disabled_reason"]
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.CANCELLED
+
+    form["enabled"] = "on"
+    admin_client.post(f"/admin/analysis/webhookendpoint/{created['id']}/change/", form)
+    shown = alice.client.get(f"/api/webhooks/{created['id']}").json()
+    assert shown["enabled"] is True and shown["disabled_reason"] is None
