@@ -148,7 +148,7 @@ class Tracker:
         self.stage = Stage.QUEUED
         self.percent: int | None = None
         self.written_at = float("-inf")
-        self.writes = 0  # attempted, for the run's tests and logs
+        self.writes = 0  # attempted (tests read it)
 
     @classmethod
     def start(cls, request: AnalysisRequest, *, percent: int | None = None) -> Tracker:
