@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from analysis import outbox, recovery, reuse, transitions
+from analysis import outbox, progress, recovery, reuse, transitions
 from analysis.cache import invalidate_request
 from analysis.ingest.download import open_download
 from analysis.ingest.store import Submission, store_incoming_media
@@ -81,6 +81,7 @@ class Run:
 
     request: AnalysisRequest
     options: AnalysisOptions
+    progress: progress.Tracker
     started: float = field(default_factory=time.monotonic)
     stages: dict[str, int] = field(default_factory=dict)
     heard: TranscriptionOutcome = field(default_factory=TranscriptionOutcome)  # speech
@@ -88,6 +89,7 @@ class Run:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        self.progress.enter(progress.FOR_PIPELINE_STAGE[name])
         began = time.monotonic()
         try:
             yield
@@ -105,11 +107,12 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
     with recovery.run_lock(request_id) as acquired:
         if not acquired:
             return "busy"  # another worker is on it right now
-        request = _claim(request_id)
-        if request is None:
+        claimed = _claim(request_id)
+        if claimed is None:
             return "skipped"
+        request, tracker = claimed
         options = AnalysisOptions.parse(request.metadata.get("options"), stored=True)
-        run = Run(request=request, options=options)
+        run = Run(request=request, options=options, progress=tracker)
         try:
             with recovery.Heartbeat(request.id):
                 _analyse(run)
@@ -140,7 +143,9 @@ def _analyse(run: Run) -> None:
     work_dir = make_folders(request_folder(Category.TEMP, run.request.id))
     processing = run.options.processing()
     with run.stage("process"):
-        outcome = process_media(media_path, media["media_type"], work_dir, processing)
+        outcome = process_media(
+            media_path, media["media_type"], work_dir, processing, on_frame=run.progress.advance
+        )
     with run.stage("store_derivatives"):
         _store_derivatives(run, outcome)
     _check_still_wanted(run)
@@ -184,7 +189,8 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
         media = {"sha256": row.checksum, "size_bytes": row.size_bytes}
     else:
         with open_download(request.media_url) as remote:
-            incoming = store_incoming_media(request.id, remote.chunks(), on_date=request.created_at)
+            chunks = run.progress.counting(remote.chunks(), remote.declared_length)
+            incoming = store_incoming_media(request.id, chunks, on_date=request.created_at)
         with incoming.discard_on_error(), transaction.atomic():
             incoming.record(
                 Submission(
@@ -405,9 +411,10 @@ def _provider_request(
     )
 
 
-def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
-    """The request, now ``processing`` with a fresh heartbeat; None when there is
-    nothing to do. Runs under the run lock, so "processing" here means an earlier
+def _claim(request_id: uuid.UUID | str) -> tuple[AnalysisRequest, progress.Tracker] | None:
+    """The request, now ``processing`` with a fresh heartbeat, and its run's
+    progress (its first stage written in this transaction: a poll never sees the
+    run without it); None when there is nothing to do. Runs under the run lock, so "processing" here means an earlier
     run died mid-way (a killed worker child's redelivered message): taken over and
     counted as a recovery."""
     with transaction.atomic():
@@ -432,7 +439,10 @@ def _claim(request_id: uuid.UUID | str) -> AnalysisRequest | None:
         transitions.move(
             request, AnalysisStatus.PROCESSING, reason=reason, metadata=request.metadata
         )
-    return request
+        # An upload is all there: nothing to download.
+        uploaded = request.media_url.startswith(UPLOAD_URL_SCHEME)
+        tracker = progress.Tracker.start(request, percent=100 if uploaded else None)
+    return request, tracker
 
 
 def _fail(run: Run, code: str, message: str, extra: dict[str, Any] | None = None) -> None:

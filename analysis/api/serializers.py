@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from analysis.api.frames import FrameSerializer, frames_of
 from analysis.api.ocr import OcrSerializer, ocr_of
+from analysis.api.progress import PROGRESS_HELP, ProgressSerializer, progress_of
 from analysis.api.transcript import TranscriptSerializer, transcript_of
 from analysis.models import AnalysisRequest, AnalysisResult, MediaType
 
@@ -275,6 +276,7 @@ class ContactSheetSerializer(serializers.Serializer):
 class StatusSerializer(serializers.ModelSerializer):
     """One request: state, timings, error and, once completed, result and contact sheet."""
 
+    progress = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
     options = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
@@ -291,6 +293,7 @@ class StatusSerializer(serializers.ModelSerializer):
             "id",
             "correlation_id",
             "status",
+            "progress",
             "media_type",
             "media_url",
             "original_filename",
@@ -312,6 +315,10 @@ class StatusSerializer(serializers.ModelSerializer):
             "transcript",
             "links",
         ]
+
+    @extend_schema_field(ProgressSerializer(allow_null=True, help_text=PROGRESS_HELP))
+    def get_progress(self, request: AnalysisRequest) -> dict[str, Any] | None:
+        return progress_of(request)  # stage and percent (issue 14)
 
     def get_model(self, request: AnalysisRequest) -> str | None:
         return (request.metadata or {}).get("requested_model")

@@ -3,9 +3,14 @@ pipeline) builds one from settings; processing itself never reads settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analysis.processing.contact_sheet import Grid, Resolution
+
+# Told (frames extracted, frames planned) as a video's frames are taken: the
+# caller's progress (analysis/progress.py). Not an option: a hook.
+OnFrame = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from analysis.processing.facts import (
     VideoFacts,
 )
 from analysis.processing.ocr import OcrTarget, read_pictures  # light: the engine loads on use
-from analysis.processing.options import ProcessingOptions
+from analysis.processing.options import OnFrame, ProcessingOptions
 
 # The per-type modules are imported when their type comes up: a worker that only
 # ever sees video does not pay for numpy's waveform code or the PDF stack.
@@ -65,8 +65,11 @@ def process_media(
     media_type: str | None,
     work_dir: Path,
     options: ProcessingOptions | None = None,
+    *,
+    on_frame: OnFrame | None = None,
 ) -> ProcessingOutcome:
-    """Process the file at ``path`` and write what it makes under ``work_dir``.
+    """Process the file at ``path`` and write what it makes under ``work_dir``;
+    ``on_frame`` hears of each video frame extracted.
 
     The type is detected from the content; ``media_type`` (what an earlier
     detection or the request said) is only checked against it: the content wins,
@@ -80,7 +83,7 @@ def process_media(
     try:
         detected = detect_media(Path(path))
         detect_ms = round((time.perf_counter() - started) * 1000, 1)
-        outcome = _dispatch(Path(path), detected, Path(work_dir), options)
+        outcome = _dispatch(Path(path), detected, Path(work_dir), options, on_frame)
     except MediaProcessingError:
         raise
     except MemoryError as exc:
@@ -140,7 +143,11 @@ def _read_text_in_pictures(
 
 
 def _dispatch(
-    path: Path, detected: DetectedMedia, work_dir: Path, options: ProcessingOptions
+    path: Path,
+    detected: DetectedMedia,
+    work_dir: Path,
+    options: ProcessingOptions,
+    on_frame: OnFrame | None,
 ) -> ProcessingOutcome:
     common = {
         "media_type": detected.media_type,
@@ -152,7 +159,7 @@ def _dispatch(
     if detected.media_type == VIDEO:
         from analysis.processing.video import process_video  # on first use (see above)
 
-        video = process_video(path, work_dir, options)
+        video = process_video(path, work_dir, options, on_frame=on_frame)
         return ProcessingOutcome(
             **common,
             facts=video.facts,

@@ -60,7 +60,7 @@ from analysis.processing.facts import (
     field_values,
 )
 from analysis.processing.keyframes import KeyframeReader
-from analysis.processing.options import ProcessingOptions
+from analysis.processing.options import OnFrame, ProcessingOptions
 from analysis.processing.scenes import (
     SIGNATURE_SIZE,
     Candidate,
@@ -114,9 +114,12 @@ def frame_filename(index: int) -> str:
     return f"frame_{index:03d}.jpg"
 
 
-def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> VideoResult:
+def process_video(
+    path: Path, work_dir: Path, options: ProcessingOptions, *, on_frame: OnFrame | None = None
+) -> VideoResult:
     """Probe ``path``, save frames as ``work_dir/frame_NNN.jpg`` and the sheet as
-    ``work_dir/contact_sheet.jpg``; facts include the time each stage took."""
+    ``work_dir/contact_sheet.jpg``; facts include the time each stage took.
+    ``on_frame(extracted, planned)`` is called as each frame is taken."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with open_input(path, "video") as container:
@@ -133,7 +136,7 @@ def process_video(path: Path, work_dir: Path, options: ProcessingOptions) -> Vid
         timings["probe_ms"] = _ms_since(started)
 
         mark = time.perf_counter()
-        grabber = _FrameGrabber(container, stream, options)
+        grabber = _FrameGrabber(container, stream, options, on_frame)
         frames = grabber.grab(options.frames_count, work_dir)
         timings["frames_ms"] = _ms_since(mark)
 
@@ -194,8 +197,9 @@ def _ms_since(mark: float) -> float:
 class _FrameGrabber(KeyframeReader):
     """Pulls frames from one open video stream: by scene, or at evenly spaced times."""
 
-    def __init__(self, container, stream, options: ProcessingOptions) -> None:
+    def __init__(self, container, stream, options: ProcessingOptions, on_frame: OnFrame | None):
         super().__init__(container, stream, options)
+        self.on_frame = on_frame
         self.missing = 0
         self.repeats_skipped = 0
         self.selection: FrameSelectionFacts | None = None
@@ -259,6 +263,8 @@ class _FrameGrabber(KeyframeReader):
         extracted, full = self._extract(frame, out_dir / frame_filename(index), index, scene)
         self._saves.append(self._saver.submit(self._write_jpeg, full, extracted.path))
         frames.append(extracted)
+        if self.on_frame is not None:
+            self.on_frame(len(frames), self.options.frames_count)
 
     # --- evenly spaced -----------------------------------------------------------
 

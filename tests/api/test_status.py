@@ -161,9 +161,9 @@ def test_the_pipeline_state_changes_invalidate_too(alice):
 
     request = make_request(alice.user)
     status_of(alice, request.id)
-    pipeline._claim(request.id)
+    claimed, tracker = pipeline._claim(request.id)
     assert status_of(alice, request.id).json()["status"] == "processing"
-    run = pipeline.Run(request=AnalysisRequest.objects.get(pk=request.id), options=None)
+    run = pipeline.Run(request=claimed, options=None, progress=tracker)
     pipeline._fail(run, "boom", "It broke.")
     body = status_of(alice, request.id).json()
     assert body["status"] == "failed" and body["error"]["code"] == "boom"
