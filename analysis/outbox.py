@@ -13,7 +13,8 @@ exactly the pending requests, and says which of them the broker never got:
   is published once more.
 
 A message published twice is harmless: a run claims a request once (see
-``pipeline.run_analysis``).
+``pipeline.run_analysis``). Each publish goes to the queue ``analysis.queues``
+chooses for the request (heavy or light work).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from analysis.models import AnalysisRequest, AnalysisStatus, OutboxEntry
+from analysis.queues import queue_for
 from media_analysis.celery import app
 from media_analysis.resilience import breaker_states
 from media_analysis.task_context import ANALYSIS_HEADER, CORRELATION_HEADER, HTTP_REQUEST_HEADER
@@ -42,7 +44,8 @@ ANALYSE_TASK = "analysis.tasks.analyse_request"
 
 
 def send_task(name: str, **options: Any) -> None:
-    """Publish task ``name`` (routed by settings.CELERY_TASK_ROUTES)."""
+    """Publish task ``name`` (to ``queue=`` when given, else routed by
+    settings.CELERY_TASK_ROUTES)."""
     app.send_task(name, **options)
 
 
@@ -61,10 +64,11 @@ def add(request: AnalysisRequest) -> None:
         unique_fields=["request"],
         update_fields=["created_at", "sent_at"],
     )
-    request_id, headers = request.id, task_headers(request)
+    # Chosen now, inside the transaction that stored the upload's file row.
+    request_id, headers, queue = request.id, task_headers(request), queue_for(request)
 
     def publish_after_commit() -> None:
-        _publish_after_commit(request_id, headers)
+        _publish_after_commit(request_id, headers, queue)
 
     transaction.on_commit(publish_after_commit)
 
@@ -93,7 +97,8 @@ def flush(now=None) -> dict[str, int]:
             .order_by("created_at")[:FLUSH_BATCH_SIZE]
         )
         for entry in entries:
-            error = _publish(entry.request_id, task_headers(entry.request))
+            request = entry.request
+            error = _publish(request.id, task_headers(request), queue_for(request))
             if error is not None:
                 OutboxEntry.objects.filter(pk=entry.pk).update(
                     attempts=entry.attempts + 1, last_error=error[:500]
@@ -109,19 +114,20 @@ def flush(now=None) -> dict[str, int]:
     return counts
 
 
-def _publish_after_commit(request_id: uuid.UUID, headers: dict[str, str]) -> None:
+def _publish_after_commit(request_id: uuid.UUID, headers: dict[str, str], queue: str) -> None:
     if breaker_states().get("redis") == "open":
         return  # the broker is this Redis: leave it to the next flush, answer now
-    if _publish(request_id, headers) is None:
+    if _publish(request_id, headers, queue) is None:
         OutboxEntry.objects.filter(request_id=request_id, sent_at__isnull=True).update(
             sent_at=Now()
         )
 
 
-def _publish(request_id: uuid.UUID, headers: dict[str, str]) -> str | None:
-    """Publish the analysis task; the error text when the broker refused, else None."""
+def _publish(request_id: uuid.UUID, headers: dict[str, str], queue: str) -> str | None:
+    """Publish the analysis task to ``queue``; the error text when the broker
+    refused, else None."""
     try:
-        send_task(ANALYSE_TASK, args=(str(request_id),), headers=headers)
+        send_task(ANALYSE_TASK, args=(str(request_id),), headers=headers, queue=queue)
     except Exception as exc:  # any broker or network failure: the entry stays
         logger.warning(
             "could not queue analysis, the outbox keeps it: %s",

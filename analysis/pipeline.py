@@ -203,6 +203,11 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
         path, detected = incoming.stored.path, incoming.detected
         media = {"sha256": incoming.stored.sha256, "size_bytes": incoming.stored.size_bytes}
     media.update(detected.as_facts())
+    # A URL queued light by its hint or extension may turn out heavy (a ".jpg" that
+    # is a video). It is finished here, not handed over to the heavy queue: the
+    # download is done and paid for, a hand-over would need a second claim and
+    # outbox entry, and a wrong guess costs one light slot for one run. The type
+    # recorded now routes any retry or takeover right (analysis/queues.py).
     audited_update(AnalysisRequest.objects.filter(pk=request.id), media_type=detected.media_type)
     request.media_type = detected.media_type
     invalidate_request(request)

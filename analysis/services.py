@@ -204,6 +204,9 @@ def submit_upload_request(
             id=request_id,
             media_url=f"{UPLOAD_URL_SCHEME}{request_id}",
             original_filename=name,
+            # Detected from the bytes just stored: known before the analysis is
+            # queued, so it picks the queue (analysis/queues.py).
+            media_type=stored.detected.media_type,
             owner=owner,
             correlation_id=correlation_id or uuid.uuid4(),
             **fields,

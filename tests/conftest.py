@@ -110,7 +110,7 @@ def celery_worker_parameters():
     # The test worker would otherwise set the root logger to ERROR for the rest
     # of the session, silencing log-based assertions in later tests.
     return {
-        "queues": ("media", "default", "maintenance"),
+        "queues": ("media.heavy", "media.light", "media", "default", "maintenance"),
         "perform_ping_check": False,
         "loglevel": "INFO",
     }

@@ -49,18 +49,42 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep reconnecting however long the broker is away (Celery gives up after 100 tries).
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Long media jobs and quick housekeeping run on separate queues so a burst of
-# uploads never delays retention cleanup. Every queue is declared here: a plain
-# `celery -A media_analysis worker` consumes all of them, and `-Q media` (or
-# `-Q default,maintenance`) still picks a dedicated pool.
+# uploads never delays retention cleanup, and analyses are split in two
+# (analysis/queues.py): heavy work (video, long audio, media not known yet) on
+# media.heavy, light work (images, documents, short audio) on media.light, so a
+# flood of videos never keeps a small job waiting. Every queue is declared here:
+# a plain `celery -A media_analysis worker` consumes all of them, and -Q picks a
+# dedicated pool (docs/deployment.md, "Queues and worker pools"). "media" is where
+# analyses went before the split; nothing publishes there any more, it stays
+# declared so messages a broker still held at the upgrade are run (the heavy pool
+# and plain workers consume it).
 QUEUE_DEFAULT, QUEUE_MEDIA, QUEUE_MAINTENANCE = "default", "media", "maintenance"
+QUEUE_MEDIA_HEAVY, QUEUE_MEDIA_LIGHT = "media.heavy", "media.light"
 CELERY_TASK_DEFAULT_QUEUE = QUEUE_DEFAULT
-CELERY_TASK_QUEUES = tuple(Queue(name) for name in (QUEUE_DEFAULT, QUEUE_MEDIA, QUEUE_MAINTENANCE))
+CELERY_TASK_QUEUES = tuple(
+    Queue(name)
+    for name in (
+        QUEUE_DEFAULT,
+        QUEUE_MEDIA_LIGHT,
+        QUEUE_MEDIA_HEAVY,
+        QUEUE_MEDIA,
+        QUEUE_MAINTENANCE,
+    )
+)
 CELERY_TASK_ROUTES = {
-    "analysis.tasks.analyse_request": {"queue": QUEUE_MEDIA},
+    # The outbox names the queue of each analysis it publishes; anything that
+    # publishes one without choosing sends it to the heavy pool, which runs any media.
+    "analysis.tasks.analyse_request": {"queue": QUEUE_MEDIA_HEAVY},
     "analysis.tasks.*": {"queue": QUEUE_MAINTENANCE},
     "storage_app.tasks.*": {"queue": QUEUE_MAINTENANCE},
     "audit.tasks.*": {"queue": QUEUE_MAINTENANCE},
 }
+# Audio's length is unknown until it is probed: an audio file of at most this many
+# bytes counts as short (light queue), a bigger one or one of unknown size (a URL
+# not downloaded yet) as long (heavy). 5 MiB: about 5 minutes of 128 kbit/s MP3.
+ANALYSIS_LIGHT_AUDIO_MAX_BYTES = env_int(
+    "ANALYSIS_LIGHT_AUDIO_MAX_BYTES", 5 * 1024 * 1024, minimum=0, maximum=2**40
+)
 CELERY_BEAT_SCHEDULE: dict = {
     # storage: daily retention cleanup, weekly disk/index sanity check (UTC times)
     "storage-cleanup": {

@@ -64,7 +64,7 @@ def test_queue_depth_counts_waiting_messages(
         value(
             client.get("/metrics", **SCRAPE).content.decode(),
             "media_analysis_queue_depth",
-            queue="media",
+            queue="media.heavy",  # nothing says what is at that URL: heavy
         )
         == 3
     )

@@ -63,8 +63,8 @@ def test_the_task_is_queued_with_the_correlation_id_after_commit(
     monkeypatch.setattr(
         outbox,
         "send_task",
-        lambda name, args, headers: (
-            sent.append((args, headers)) if name == outbox.ANALYSE_TASK else None
+        lambda name, args, headers, queue: (
+            sent.append((args, headers, queue)) if name == outbox.ANALYSE_TASK else None
         ),
     )
     with django_capture_on_commit_callbacks(execute=True):
@@ -75,7 +75,7 @@ def test_the_task_is_queued_with_the_correlation_id_after_commit(
         "correlation_id": body["correlation_id"],
         "http_request_id": response["X-Request-ID"],  # the worker's lines carry it too
     }
-    assert sent == [((body["id"],), headers)]
+    assert sent == [((body["id"],), headers, "media.heavy")]  # MEDIA_URL: a .mp4
     assert OutboxEntry.objects.get(request_id=body["id"]).sent_at is not None
 
 

@@ -101,10 +101,11 @@ def test_celery_is_configured_for_long_media_jobs():
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
-    assert conf.task_routes["analysis.tasks.analyse_request"] == {"queue": "media"}
+    # Unrouted by the outbox (which names the queue): the heavy pool, which runs any media.
+    assert conf.task_routes["analysis.tasks.analyse_request"] == {"queue": "media.heavy"}
     assert conf.task_routes["analysis.tasks.*"] == {"queue": "maintenance"}
     # Declared queues: a worker started without -Q consumes every one of them.
-    routed = {route["queue"] for route in conf.task_routes.values()}
+    routed = {route["queue"] for route in conf.task_routes.values()} | {"media.light", "media"}
     assert routed | {conf.task_default_queue} <= {queue.name for queue in conf.task_queues}
     assert conf.broker_url.startswith(("redis://", "redis+socket://", "rediss://"))
 

@@ -30,6 +30,10 @@ VENV_BIN = Path(sys.executable).parent
 WEB_COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "media_analysis.wsgi"]
 WORKER_COMMAND = ["celery", "-A", "media_analysis", "worker", "-l", "info"]
 BEAT_COMMAND = ["celery", "-A", "media_analysis", "beat", "-l", "info"]
+# The pools per queue (README, docs/deployment.md, compose's "scale" profile):
+# the flags added to WORKER_COMMAND.
+HEAVY_WORKER_FLAGS = ["-Q", "media.heavy,media", "--concurrency", "1", "-n", "heavy@%h"]
+LIGHT_WORKER_FLAGS = ["-Q", "media.light,default,maintenance", "-n", "light@%h"]
 
 
 @dataclass

@@ -6,7 +6,12 @@ that wants the rendered password.
 ``migrate`` exits 0; ``web`` answers /health/ready with 200 and passes its own
 healthcheck; ``worker`` completes an analysis submitted through ``web`` and
 answers its healthcheck's ping; ``beat`` stays up and passes its healthcheck.
-Every line each of them writes is JSON (``LOG_FORMAT: json`` in the file)."""
+Every line each of them writes is JSON (``LOG_FORMAT: json`` in the file).
+
+The ``scale`` profile's ``worker-heavy`` and ``worker-light`` render to the
+commands README.md and docs/deployment.md give (the ones
+tests/operations/test_queues.py starts), with healthchecks that ping them by
+their node names."""
 
 from __future__ import annotations
 
@@ -21,7 +26,13 @@ from django.db import connection
 from media_analysis.embedded import RedisServer, free_port
 from tests.conftest import ROOT, server_connection, wait_until
 from tests.operations.compose import HostMapping, build_step, render
-from tests.operations.stack import Process, submit_upload
+from tests.operations.stack import (
+    HEAVY_WORKER_FLAGS,
+    LIGHT_WORKER_FLAGS,
+    WORKER_COMMAND,
+    Process,
+    submit_upload,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +149,26 @@ def _get(url: str) -> httpx.Response | None:
         return httpx.get(url, timeout=5)
     except httpx.HTTPError:
         return None
+
+
+def test_the_scale_profile_runs_the_documented_pools():
+    services = render(SECRETS)["services"]
+    docs = (ROOT / "README.md").read_text() + (ROOT / "docs" / "deployment.md").read_text()
+    for name, flags, node in (
+        ("worker-heavy", HEAVY_WORKER_FLAGS, "heavy"),
+        ("worker-light", LIGHT_WORKER_FLAGS, "light"),
+    ):
+        service = services[name]
+        assert service["command"] == [*WORKER_COMMAND, *flags]
+        for document in ("README.md", "docs/deployment.md"):
+            text = (ROOT / document).read_text()
+            assert " ".join(service["command"]) in text, (document, name)
+        assert service["profiles"] == ["scale"]
+        assert f"inspect ping -d {node}@$$HOSTNAME" in service["healthcheck"]["test"][1]
+        # The rest as the plain worker: image, environment, storage, grace period.
+        for key in ("image", "environment", "volumes", "networks", "stop_grace_period"):
+            assert service[key] == services["worker"][key], (name, key)
+    assert "--scale worker=0" in docs
+    # The default profile is unchanged: one plain worker on every queue.
+    assert "profiles" not in services["worker"]
+    assert "-Q" not in services["worker"]["command"]

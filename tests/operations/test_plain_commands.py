@@ -34,7 +34,7 @@ def test_the_plain_worker_command_runs_an_analysis_in_one_json_log_stream(stack,
         wait_until(lambda: _status(api, analysis_id) == "completed", 60, "the analysis")
 
     starting = next(e for e in worker.json_lines() if e["message"] == "celery worker starting")
-    assert starting["queues"] == ["default", "maintenance", "media"]
+    assert starting["queues"] == ["default", "maintenance", "media", "media.heavy", "media.light"]
 
     # The web lines that handled the submission carry both ids (the access line is
     # written within a second: they go out in batches).
