@@ -349,5 +349,7 @@ class AnalysisResultAdmin(FastChangeListMixin, admin.ModelAdmin):
         return False
 
 
-# The webhook pages (endpoints, deliveries, attempts) live with the webhooks.
+# The webhook pages (endpoints, deliveries, attempts) live with the webhooks, user
+# budgets with the costs.
+from analysis.costs import admin as cost_admin  # noqa: E402, F401
 from analysis.webhooks import admin as webhook_admin  # noqa: E402, F401

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import transitions
+from analysis.costs.budgets import check_submit_budget
 from analysis.ingest.errors import IngestError
 from analysis.ingest.store import Submission, store_incoming_media
 from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, validate_url
@@ -118,8 +119,9 @@ def submit_url_request(
 ) -> AnalysisRequest:
     """Record a request for media at a URL and queue its analysis. Refused (507)
     while the disk is too full for new media, whichever door it came by."""
-    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
+    fields = validated_fields(prompt, provider, model, media_type, options, callback_url)
     url = validate_media_url(media_url)
+    check_submit_budget(owner)  # 429 budget_exceeded (analysis/costs/budgets.py)
     ensure_space_for_write()
     with transaction.atomic():
         request = AnalysisRequest.objects.create(
@@ -145,7 +147,8 @@ def submit_upload_request(
 ) -> AnalysisRequest:
     """Store an uploaded file under uploads/ and record its request, in one
     transaction; a failure leaves neither the row nor the file."""
-    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
+    fields = validated_fields(prompt, provider, model, media_type, options, callback_url)
+    check_submit_budget(owner)
     request_id = uuid.uuid4()
     name = (original_filename or "")[:1000] or None
     stored = store_incoming_media(
@@ -172,9 +175,11 @@ def submit_upload_request(
     return request
 
 
-def _validated_fields(
+def validated_fields(
     prompt, provider, model, media_type, options, callback_url=None
 ) -> dict[str, Any]:
+    """A submission's fields checked by every rule (not the media's): the columns
+    and metadata its request gets. Also what an estimate checks (analysis/costs/)."""
     prompt = validate_prompt(prompt)
     provider, model = validate_provider(provider, model)
     hint = validate_media_type_hint(media_type)
@@ -223,6 +228,7 @@ def retry_request(request_id: uuid.UUID | str) -> AnalysisRequest:
             raise StateConflict(
                 "retry_limit_reached", f"This request was already retried {MAX_RETRY_COUNT} times."
             )
+        check_submit_budget(request.owner)
         transitions.move(
             request,
             AnalysisStatus.PENDING,

@@ -8,6 +8,7 @@ import functools
 import json
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
@@ -83,6 +84,19 @@ class OptionsSerializer(serializers.Serializer):
             "has a transcription endpoint, a failure only recorded. true: required (400 "
             "without TRANSCRIPTION_BASE_URL; a failure fails the request with "
             "transcription_failed). false: skipped."
+        ),
+    )
+    max_cost_usd = serializers.DecimalField(
+        required=False,
+        max_digits=12,
+        decimal_places=6,
+        min_value=Decimal("0.000001"),
+        max_value=Decimal("100000"),
+        coerce_to_string=False,
+        help_text=(
+            "The most this request may spend, in USD (provider calls and speech to text). "
+            "A provider call that could take it past this is not made: the request fails "
+            "with budget_exceeded."
         ),
     )
 

@@ -6,6 +6,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
 from analysis.api.views import JPEGRenderer, MediaViewSet
+from analysis.costs.api import ESTIMATE_VIEW, USAGE_VIEW
 from analysis.webhooks.api import WebhookViewSet
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
         MediaViewSet.as_view({"post": "analyze"}, parser_classes=[JSONParser, MultiPartParser]),
         name="media-analyze",
     ),
+    # Before media/<id>, which would take "estimate" for an id.
+    path("media/estimate", ESTIMATE_VIEW, name="media-estimate"),
     path("media/history", MediaViewSet.as_view({"get": "history"}), name="media-history"),
     path("media/status/<str:id>", MediaViewSet.as_view({"get": "status"}), name="media-status"),
     path(
@@ -47,6 +50,7 @@ urlpatterns = [
         WebhookViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="webhook",
     ),
+    path("usage", USAGE_VIEW, name="usage"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -126,6 +126,22 @@ def refuse_repeated_fields(form) -> None:
             )
 
 
+def read_submission(request) -> tuple[dict[str, Any], Any]:
+    """An analyze body's fields by shape, and the uploaded file (None for JSON): the
+    same parsing for a submission and for its estimate (analysis/costs/api.py)."""
+    is_upload = (request.content_type or "").startswith("multipart/form-data")
+    if is_upload:
+        use_upload_handler(request._request)
+        refuse_repeated_fields(request.data)
+    serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    fields = dict(serializer.validated_data)
+    upload = fields.pop("file", None)
+    if not is_upload and "file" in request.data:
+        raise ApiError(400, "invalid_file", "Upload files as multipart/form-data.", field="file")
+    return fields, upload
+
+
 def json_response(body: bytes, *, status: int = 200, source: str | None = None) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type="application/json")
     if source:
@@ -198,21 +214,7 @@ class MediaViewSet(viewsets.GenericViewSet):
         if database_breaker_open():
             raise database_unavailable()  # before reading a possibly large body
         key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-        is_upload = (request.content_type or "").startswith("multipart/form-data")
-        if is_upload:
-            use_upload_handler(request._request)
-        if is_upload:
-            refuse_repeated_fields(request.data)
-        serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(
-            data=request.data
-        )
-        serializer.is_valid(raise_exception=True)
-        fields = dict(serializer.validated_data)
-        upload = fields.pop("file", None)
-        if not is_upload and "file" in request.data:
-            raise ApiError(
-                400, "invalid_file", "Upload files as multipart/form-data.", field="file"
-            )
+        fields, upload = read_submission(request)
         common = {
             "prompt": fields.get("prompt"),
             "owner": request.user,

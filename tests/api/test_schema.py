@@ -25,6 +25,8 @@ PLAN = {
     ("/api/webhooks/{id}", "get"),
     ("/api/webhooks/{id}", "delete"),
     ("/api/webhooks/callback-secret", "post"),
+    ("/api/media/estimate", "post"),  # issue 14: cost control
+    ("/api/usage", "get"),
 }
 
 
@@ -52,7 +54,7 @@ def test_every_api_route_is_in_the_schema(schema):
             for inner in pattern.url_patterns:
                 route = "/api/" + str(inner.pattern).replace("<str:id>", "{id}")
                 route = route.replace("<str:index>", "{index}")
-                if route.startswith(("/api/media", "/api/webhooks")):
+                if route.startswith(("/api/media", "/api/webhooks", "/api/usage")):
                     routes.add(route)
     assert routes == {path for path, _ in PLAN}
 
