@@ -20,7 +20,9 @@ spend so far plus the call's ceiling) happen under a PostgreSQL advisory lock pe
 user, and every check counts the others' reservations, so concurrent runs share the
 budget instead of each spending it. After the call the reservation holds what the
 call cost (the provider's or the table's figure; the ceiling when unknown) until
-the result is recorded and the run ends. HTTP attempts retried inside one call
+the result is recorded and the run ends; a run started again after one died
+(recovery, a redelivered task) counts what the dead run held as already spent, so
+automatic reruns never spend past the budget. HTTP attempts retried inside one call
 (429, 5xx, connection errors) are under that call's reservation: a failed attempt
 bills nothing.
 """
@@ -57,7 +59,8 @@ class RunBudget:
     owner_id: int | None
     cap: Decimal | None = None
     spent: Decimal = field(default_factory=lambda: Decimal("0"))
-    reserving: bool = False  # the owner has a budget: this run holds a reservation
+    reserving: bool = False  # a limit applies: this run holds a reservation
+    carried: bool = False  # an earlier run's reservation was read
 
     def guard(self, provider: Provider, model: str) -> Callable[[ProviderRequest], ProviderResult]:
         """``provider.analyse``, checked before each call."""
@@ -81,29 +84,51 @@ class RunBudget:
 
     # --------------------------------------------------------------- the check
     def _check_and_reserve(self, provider: str, model: str, ceiling: Decimal | None) -> None:
-        if self.cap is not None:
-            self._check_cap(provider, model, ceiling)
-        if self.owner_id is None or not limits_for(self.owner_id).any:
+        limited = self.owner_id is not None and limits_for(self.owner_id).any
+        if not limited and self.cap is None:
             return
         with transaction.atomic():
-            _lock_owner(self.owner_id)
-            day, month = standings(self.owner_id, exclude_request=self.request_id)
-            for standing in (day, month):
-                if standing.limit is None:
-                    continue
-                if ceiling is None:
-                    raise _unpriced(provider, model, f"the {standing.period} budget")
-                after = standing.used + self.spent + ceiling
-                if after > standing.limit:
-                    left = max(standing.limit - standing.used - self.spent, Decimal(0))
-                    raise standing.refusal(
-                        f"The next {provider} call ({model}) may cost up to {ceiling} USD, "
-                        f"and {left} USD is left of the {standing.period} budget of "
-                        f"{standing.limit} USD; it was not made. The budget resets at "
-                        f"{standing.resets_at.isoformat()}."
-                    )
-            self.reserving = True
-            self._hold(self.spent + (ceiling or Decimal(0)))
+            if self.owner_id is not None:
+                _lock_owner(self.owner_id)
+                self._carry_over()
+            if self.cap is not None:
+                self._check_cap(provider, model, ceiling)
+            if limited:
+                self._check_periods(provider, model, ceiling)
+            if self.owner_id is not None:
+                self.reserving = True
+                self._hold(self.spent + (ceiling or Decimal(0)))
+
+    def _carry_over(self) -> None:
+        """A run that died after spending (a killed worker: recovery runs the request
+        again) left its reservation: what it held counts as spent by this request, so
+        automatic reruns never spend the same budget twice."""
+        if self.carried:
+            return
+        self.carried = True
+        held = (
+            CostReservation.objects.filter(request_id=self.request_id, expires_at__gt=usage.now())
+            .values_list("amount_usd", flat=True)
+            .first()
+        )
+        if held:
+            self.spent += held
+
+    def _check_periods(self, provider: str, model: str, ceiling: Decimal | None) -> None:
+        day, month = standings(self.owner_id, exclude_request=self.request_id)
+        for standing in (day, month):
+            if standing.limit is None:
+                continue
+            if ceiling is None:
+                raise _unpriced(provider, model, f"the {standing.period} budget")
+            if standing.used + self.spent + ceiling > standing.limit:
+                left = max(standing.limit - standing.used - self.spent, Decimal(0))
+                raise standing.refusal(
+                    f"The next {provider} call ({model}) may cost up to {ceiling} USD, "
+                    f"and {left} USD is left of the {standing.period} budget of "
+                    f"{standing.limit} USD; it was not made. The budget resets at "
+                    f"{standing.resets_at.isoformat()}."
+                )
 
     def _check_cap(self, provider: str, model: str, ceiling: Decimal | None) -> None:
         if ceiling is None:

@@ -311,3 +311,42 @@ def test_concurrent_checks_share_the_budget(alice, settings):
 
     assert sorted(outcomes) == ["budget_exceeded", "passed"]
     assert CostReservation.objects.count() == 1
+
+
+def test_a_rerun_after_a_dead_run_counts_what_the_dead_run_held(alice, billing, settings, photo):
+    """Recovery runs a request again when its worker died; the dead run's
+    reservation (what its call cost or could cost) counts as spent by the request,
+    so the rerun cannot spend the same budget again."""
+    settings.BUDGET_DAILY_USD = Decimal("0.002")
+    submitted = _submit(alice, photo)
+    request = AnalysisRequest.objects.get(pk=submitted.json()["id"])
+    CostReservation.objects.create(  # what a killed run had spent
+        request=request,
+        owner=alice.user,
+        amount_usd=Decimal("0.001500"),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+
+    assert run_analysis(request.id) == "failed"
+
+    assert billing.hits == 0
+    request.refresh_from_db()
+    assert request.error_code == "budget_exceeded"
+    assert not CostReservation.objects.exists()
+
+
+def test_max_cost_usd_counts_what_a_dead_run_spent_too(alice, billing, photo):
+    capped = _submit(alice, photo, options=json.dumps({"max_cost_usd": "0.002"}))
+    request = AnalysisRequest.objects.get(pk=capped.json()["id"])
+    CostReservation.objects.create(
+        request=request,
+        owner=alice.user,
+        amount_usd=Decimal("0.001500"),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+
+    assert run_analysis(request.id) == "failed"
+
+    assert billing.hits == 0
+    request.refresh_from_db()
+    assert "max_cost_usd" in request.error_message
