@@ -511,6 +511,19 @@ class ErrorBodySerializer(serializers.Serializer):
         required=False, help_text="Per-field messages of a validation error."
     )
     retry_after = serializers.IntegerField(required=False, help_text="Seconds, as in Retry-After.")
+    # budget_exceeded (analysis/costs/budgets.py)
+    limit = serializers.CharField(
+        required=False, help_text="budget_exceeded: daily, monthly, request or unpriced."
+    )
+    limit_usd = serializers.CharField(required=False, help_text="budget_exceeded: the limit.")
+    used_usd = serializers.CharField(
+        required=False, help_text="budget_exceeded: spent and held by running analyses."
+    )
+    resets_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="budget_exceeded: when the budget resets (00:00 UTC, the 1st of the month).",
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -85,7 +85,7 @@ _DESCRIPTIONS = {
     413: "The upload is over the size limit.",
     415: "Send JSON or multipart/form-data.",
     422: "The Idempotency-Key was used with different fields, or the URL names a refused address.",
-    429: "Rate limit reached; see Retry-After.",
+    429: "Rate limit or budget reached (budget_exceeded, with resets_at); see Retry-After.",
     502: "The media server failed.",
     503: "The database is unavailable; see Retry-After.",
     504: "The media server was too slow.",
