@@ -123,10 +123,10 @@ def estimate(
         FACTS_CHARS_PER_FRAME * options.frames if media_type == VIDEO else 0
     )
     notes.append(f"Measured facts take about {facts} characters (typical for a {media_type}).")
-    input_tokens += tokens.text_tokens("f" * (facts + FACTS_FRAME_CHARS))
+    input_tokens += tokens.json_tokens(facts) + tokens.prose_tokens(FACTS_FRAME_CHARS)
     for width, height in pictures:
         input_tokens += tokens.image_tokens(chosen.name, width, height)
-        input_tokens += tokens.text_tokens("i" * IMAGE_LABEL_CHARS)
+        input_tokens += tokens.prose_tokens(IMAGE_LABEL_CHARS)
     input_tokens += _audio_tokens(chosen, model, media_type, media, notes)
     output_tokens = min(tokens.EXPECTED_OUTPUT_TOKENS, settings.PROVIDER_MAX_OUTPUT_TOKENS)
     notes.append(
@@ -137,7 +137,10 @@ def estimate(
             else "."
         )
     )
-    notes.append(f"Text is counted at {tokens.CHARS_PER_TOKEN} characters a token.")
+    notes.append(
+        f"Text is counted at {tokens.CHARS_PER_TOKEN} characters a token, the facts (JSON) "
+        f"at {tokens.JSON_CHARS_PER_TOKEN}."
+    )
     if not options.force:
         notes.append("An earlier answer to the same question is reused for free; not assumed here.")
     priced = tokens.price(chosen.name, model, input_tokens, output_tokens)

@@ -4,7 +4,8 @@ costs by the price table (``analysis/providers/pricing.py``, the one place price
 The rules, each an assumption a caller is told about:
 
 - text: 4 characters a token (OpenAI's and Google's rule of thumb for English;
-  JSON and other languages take more tokens, hence the check's margin below);
+  other languages take more, hence the check's margin below), and 3 for the
+  measured facts, which are JSON (quotes, braces and digits split finely);
 - images: OpenAI's documented tiling for OpenAI-compatible providers (fit in
   2048x2048, shortest side at most 768, 170 tokens per 512-px tile plus 85); Gemini
   258 tokens per 768-px tile;
@@ -29,9 +30,10 @@ from PIL import Image, UnidentifiedImageError
 from analysis.options import BUILTIN, GEMINI
 from analysis.providers import pricing
 from analysis.providers.base import ProviderRequest
-from analysis.providers.prompting import SYSTEM_MESSAGE, TextPart, build_parts
+from analysis.providers.prompting import SYSTEM_MESSAGE, TextPart, build_parts, facts_as_text
 
 CHARS_PER_TOKEN = 4
+JSON_CHARS_PER_TOKEN = 3
 # Per message framing (role, separators) in chat APIs: a few tokens each.
 MESSAGE_OVERHEAD_TOKENS = 10
 EXPECTED_OUTPUT_TOKENS = 400
@@ -43,7 +45,15 @@ DEFAULT_AUDIO_TOKENS_PER_SECOND = 10
 
 
 def text_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    return prose_tokens(len(text))
+
+
+def prose_tokens(characters: int) -> int:
+    return math.ceil(characters / CHARS_PER_TOKEN)
+
+
+def json_tokens(characters: int) -> int:
+    return math.ceil(characters / JSON_CHARS_PER_TOKEN)
 
 
 def image_tokens(provider: str, width: int, height: int) -> int:
@@ -93,6 +103,9 @@ def request_input_tokens(provider: str, request: ProviderRequest, *, include_aud
     )
     text = SYSTEM_MESSAGE + "".join(part.text for part in parts if isinstance(part, TextPart))
     tokens = 2 * MESSAGE_OVERHEAD_TOKENS + text_tokens(text)
+    if request.facts is not None:  # inside the text above at 4 characters a token
+        facts = len(facts_as_text(request.facts))
+        tokens += json_tokens(facts) - prose_tokens(facts)
     for image in request.images:
         width, height = image_size(image.data) or (1024, 1024)
         tokens += image_tokens(provider, width, height)
