@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from analysis import cache, services
 from analysis.api import idempotency
 from analysis.api.authentication import HashedTokenAuthentication
+from analysis.api.error_serializers import ErrorSerializer
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
 from analysis.api.serializers import (
@@ -32,7 +33,6 @@ from analysis.api.serializers import (
     AnalyzeSerializer,
     AnalyzeUploadSerializer,
     AuditTrailSerializer,
-    ErrorSerializer,
     HistoryItemSerializer,
     StatusSerializer,
     history_items,

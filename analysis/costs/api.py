@@ -20,8 +20,9 @@ from rest_framework.response import Response
 
 from analysis import services
 from analysis.api.authentication import HashedTokenAuthentication
+from analysis.api.error_serializers import ErrorSerializer
 from analysis.api.exceptions import ApiError
-from analysis.api.serializers import AnalyzeSerializer, AnalyzeUploadSerializer, ErrorSerializer
+from analysis.api.serializers import AnalyzeSerializer, AnalyzeUploadSerializer
 from analysis.api.throttling import TokenRateThrottle
 from analysis.api.views import read_submission
 from analysis.costs import estimate, usage
