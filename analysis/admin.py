@@ -349,6 +349,8 @@ class AnalysisResultAdmin(FastChangeListMixin, admin.ModelAdmin):
         return False
 
 
-# The webhook pages (endpoints, deliveries, attempts) live with the webhooks.
+# The webhook pages (endpoints, deliveries, attempts) live with the webhooks, user
+# budgets with the costs, batches with the batches.
 from analysis.batches import admin as batch_admin  # noqa: E402, F401
+from analysis.costs import admin as cost_admin  # noqa: E402, F401
 from analysis.webhooks import admin as webhook_admin  # noqa: E402, F401

@@ -334,6 +334,7 @@ class OutboxEntry(models.Model):
 # API tokens and idempotency keys live in their own module; imported here so Django
 # registers them with the app.
 from analysis.batches.models import AnalysisBatch  # noqa: E402, F401
+from analysis.costs.models import CostReservation, UserBudget  # noqa: E402, F401
 from analysis.models_api import ApiToken, IdempotencyKey  # noqa: E402, F401
 from analysis.webhooks.models import (  # noqa: E402, F401
     CallbackSecret,

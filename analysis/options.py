@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -30,6 +31,9 @@ OPTION_NAMES += ("transcribe",)
 # Text in pictures (analysis/processing/ocr.py): true also reads video frames,
 # false reads nothing.
 OPTION_NAMES += ("ocr",)
+# The most one request may spend, in USD (analysis/costs/guard.py).
+OPTION_NAMES += ("max_cost_usd",)
+MAX_COST_LIMIT = Decimal("100000")
 _GRID = re.compile(r"([1-9]|10)x([1-9]|10)")
 _RESOLUTION = re.compile(r"(\d{3,4})x(\d{3,4})")
 MIN_SIZE, MAX_SIZE = (320, 240), (7680, 4320)
@@ -68,6 +72,8 @@ class AnalysisOptions:
     transcribe: bool | None = None
     # None: OCR of images and text-less PDF pages (not frames) while OCR_ENABLED.
     ocr: bool | None = None
+    # None: no cap of its own (the owner's budgets still apply).
+    max_cost_usd: Decimal | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None, *, stored: bool = False) -> AnalysisOptions:
@@ -125,6 +131,7 @@ class AnalysisOptions:
             response_schema=schema,
             transcribe=_parse_transcribe(raw, stored),
             ocr=_parse_ocr(raw, stored),
+            max_cost_usd=_parse_max_cost(raw.get("max_cost_usd")),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -136,6 +143,10 @@ class AnalysisOptions:
             del options["transcribe"]
         if options["ocr"] is None:
             del options["ocr"]
+        if options["max_cost_usd"] is None:
+            del options["max_cost_usd"]
+        else:  # kept as text in JSON: an exact decimal, not a float
+            options["max_cost_usd"] = format(options["max_cost_usd"], "f")
         return options
 
     def processing(self) -> ProcessingOptions:
@@ -200,3 +211,29 @@ def _parse_ocr(raw: dict[str, Any], stored: bool) -> bool | None:
             field="options.ocr",
         )
     return value
+
+
+def _parse_max_cost(value: Any) -> Decimal | None:
+    """``options.max_cost_usd``: a positive amount of USD (a JSON number or a decimal
+    string), at most ``MAX_COST_LIMIT``, six decimals at most."""
+    if value is None:
+        return None
+    amount = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            amount = None
+    if (
+        amount is None
+        or not amount.is_finite()
+        or not 0 < amount <= MAX_COST_LIMIT
+        or amount != amount.quantize(Decimal("0.000001"))
+    ):
+        raise InvalidRequest(
+            "invalid_max_cost_usd",
+            f"max_cost_usd must be a positive amount of USD up to {MAX_COST_LIMIT}, "
+            "with at most 6 decimals (e.g. 0.05).",
+            field="options.max_cost_usd",
+        )
+    return amount

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from django.db import transaction
 
 from analysis import outbox, progress, recovery, reuse, transitions
 from analysis.cache import invalidate_request
+from analysis.costs.guard import RunBudget, release_reservation
 from analysis.ingest.download import open_download
 from analysis.ingest.store import Submission, store_incoming_media
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
@@ -131,6 +133,7 @@ def run_analysis(request_id: uuid.UUID | str) -> str:
             return "failed"
         finally:
             shutil.rmtree(request_folder(Category.TEMP, request.id), ignore_errors=True)
+            release_reservation(request.id)
         return "completed"
 
 
@@ -279,12 +282,17 @@ def _answer(run: Run, media: dict[str, Any], outcome: Any, media_path: Path) -> 
             return reuse.reused_fields(earlier)
     provider_request = _provider_request(request, model, outcome, media, media_path, schema)
     provider_request = replace(provider_request, transcript=run.heard.transcript)
+    # Every call checked against the budgets first (analysis/costs/guard.py).
+    spent = run.heard.cost_usd or Decimal(0)
+    ask = RunBudget(request.id, request.owner_id, run.options.max_cost_usd, spent).guard(
+        provider, model
+    )
     data, structured_note = None, {}
     try:
         if schema is None:
-            result = provider.analyse(provider_request)
+            result = ask(provider_request)
         else:
-            answered = structured.answer(provider.analyse, provider_request)
+            answered = structured.answer(ask, provider_request)
             result, data = answered.result, answered.data
             structured_note = {
                 "structured": {

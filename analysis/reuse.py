@@ -48,8 +48,11 @@ def question_key(
         "provider": provider,
         "model": model,
         # What the caller chose: frames, grid, resolution, ocr, transcribe,
-        # response_schema. ``force`` only says "do not reuse", not what to ask.
-        "options": {k: v for k, v in options.as_dict().items() if k != "force"},
+        # response_schema. ``force`` only says "do not reuse", and ``max_cost_usd``
+        # how much may be spent (analysis/costs/), not what to ask.
+        "options": {
+            k: v for k, v in options.as_dict().items() if k not in ("force", "max_cost_usd")
+        },
         # What those options became with the service's settings (OCR on or off and
         # its caps, silence threshold, scene scan budget...): pictures and facts.
         "processing": _processing_knobs(options),

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import transitions
+from analysis.costs.budgets import check_submit_budget
 from analysis.ingest.errors import IngestError
 from analysis.ingest.store import Submission, store_incoming_media
 from analysis.ingest.url_guard import AddressPolicy, resolve_public_addresses, validate_url
@@ -125,7 +126,7 @@ def prepare_url_submission(
 ) -> PreparedUrlSubmission:
     """Every check of a URL submission (raises ``InvalidRequest`` naming the field);
     a batch checks all its items this way before creating any."""
-    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
+    fields = validated_fields(prompt, provider, model, media_type, options, callback_url)
     return PreparedUrlSubmission(media_url=validate_media_url(media_url), fields=fields)
 
 
@@ -172,6 +173,7 @@ def submit_url_request(
         options=options,
         callback_url=callback_url,
     )
+    check_submit_budget(owner)  # 429 budget_exceeded (analysis/costs/budgets.py)
     ensure_space_for_write()
     with transaction.atomic():
         return create_url_request(prepared, owner=owner, correlation_id=correlation_id)
@@ -193,7 +195,8 @@ def submit_upload_request(
 ) -> AnalysisRequest:
     """Store an uploaded file under uploads/ and record its request, in one
     transaction; a failure leaves neither the row nor the file."""
-    fields = _validated_fields(prompt, provider, model, media_type, options, callback_url)
+    fields = validated_fields(prompt, provider, model, media_type, options, callback_url)
+    check_submit_budget(owner)
     request_id = uuid.uuid4()
     name = (original_filename or "")[:1000] or None
     stored = store_incoming_media(
@@ -223,9 +226,11 @@ def submit_upload_request(
     return request
 
 
-def _validated_fields(
+def validated_fields(
     prompt, provider, model, media_type, options, callback_url=None
 ) -> dict[str, Any]:
+    """A submission's fields checked by every rule (not the media's): the columns
+    and metadata its request gets. Also what an estimate checks (analysis/costs/)."""
     prompt = validate_prompt(prompt)
     provider, model = validate_provider(provider, model)
     hint = validate_media_type_hint(media_type)
@@ -274,6 +279,7 @@ def retry_request(request_id: uuid.UUID | str) -> AnalysisRequest:
             raise StateConflict(
                 "retry_limit_reached", f"This request was already retried {MAX_RETRY_COUNT} times."
             )
+        check_submit_budget(request.owner)
         transitions.move(
             request,
             AnalysisStatus.PENDING,

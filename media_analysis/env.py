@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
@@ -119,6 +120,20 @@ def env_float(
             raise ImproperlyConfigured(f"{name}={value!r} is not a finite number")
     _check_range(name, result, minimum, maximum)
     return result
+
+
+def env_usd(name: str) -> Decimal | None:
+    """An amount of US dollars, zero or more; unset or empty means no amount (None)."""
+    value = _raw(name)
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an amount of USD") from None
+    if not amount.is_finite() or amount < 0:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a finite amount of USD, 0 or more")
+    return amount
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ import functools
 import json
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
@@ -84,6 +85,19 @@ class OptionsSerializer(serializers.Serializer):
             "has a transcription endpoint, a failure only recorded. true: required (400 "
             "without TRANSCRIPTION_BASE_URL; a failure fails the request with "
             "transcription_failed). false: skipped."
+        ),
+    )
+    max_cost_usd = serializers.DecimalField(
+        required=False,
+        max_digits=12,
+        decimal_places=6,
+        min_value=Decimal("0.000001"),
+        max_value=Decimal("100000"),
+        coerce_to_string=False,
+        help_text=(
+            "The most this request may spend, in USD (provider calls and speech to text). "
+            "A provider call that could take it past this is not made: the request fails "
+            "with budget_exceeded."
         ),
     )
 
@@ -491,20 +505,3 @@ class AuditTrailSerializer(serializers.Serializer):
     truncated = serializers.BooleanField(
         help_text="True when the trail is longer than the entries shown (the newest are cut)."
     )
-
-
-# ------------------------------------------------------------------- errors
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable.")
-    message = serializers.CharField(help_text="For people.")
-    field = serializers.CharField(
-        required=False, help_text="The input at fault, when there is one."
-    )
-    details = serializers.DictField(
-        required=False, help_text="Per-field messages of a validation error."
-    )
-    retry_after = serializers.IntegerField(required=False, help_text="Seconds, as in Retry-After.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()

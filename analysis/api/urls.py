@@ -7,6 +7,7 @@ from rest_framework.renderers import JSONRenderer
 
 from analysis.api.views import JPEGRenderer, MediaViewSet
 from analysis.batches.api import BatchViewSet
+from analysis.costs.api import ESTIMATE_VIEW, USAGE_VIEW
 from analysis.webhooks.api import WebhookViewSet
 
 urlpatterns = [
@@ -19,6 +20,8 @@ urlpatterns = [
         "media/analyze/batch", BatchViewSet.as_view({"post": "submit"}), name="media-analyze-batch"
     ),
     path("media/batch/<str:id>", BatchViewSet.as_view({"get": "retrieve"}), name="media-batch"),
+    # Before media/<id>, which would take "estimate" for an id.
+    path("media/estimate", ESTIMATE_VIEW, name="media-estimate"),
     path("media/history", MediaViewSet.as_view({"get": "history"}), name="media-history"),
     path("media/status/<str:id>", MediaViewSet.as_view({"get": "status"}), name="media-status"),
     path(
@@ -57,6 +60,7 @@ urlpatterns = [
         WebhookViewSet.as_view({"post": "rotate_secret"}),
         name="webhook-rotate-secret",
     ),
+    path("usage", USAGE_VIEW, name="usage"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from analysis import cache, services
 from analysis.api import idempotency
 from analysis.api.authentication import HashedTokenAuthentication
+from analysis.api.error_serializers import ErrorSerializer
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
 from analysis.api.serializers import (
@@ -32,7 +33,6 @@ from analysis.api.serializers import (
     AnalyzeSerializer,
     AnalyzeUploadSerializer,
     AuditTrailSerializer,
-    ErrorSerializer,
     HistoryItemSerializer,
     StatusSerializer,
     history_items,
@@ -85,7 +85,7 @@ _DESCRIPTIONS = {
     413: "The upload is over the size limit.",
     415: "Send JSON or multipart/form-data.",
     422: "The Idempotency-Key was used with different fields, or the URL names a refused address.",
-    429: "Rate limit reached; see Retry-After.",
+    429: "Rate limit or budget reached (budget_exceeded, with resets_at); see Retry-After.",
     502: "The media server failed.",
     503: "The database is unavailable; see Retry-After.",
     504: "The media server was too slow.",
@@ -124,6 +124,22 @@ def refuse_repeated_fields(form) -> None:
             raise ApiError(
                 400, f"invalid_{name}"[:60], f"{name} was given more than once.", field=name
             )
+
+
+def read_submission(request) -> tuple[dict[str, Any], Any]:
+    """An analyze body's fields by shape, and the uploaded file (None for JSON): the
+    same parsing for a submission and for its estimate (analysis/costs/api.py)."""
+    is_upload = (request.content_type or "").startswith("multipart/form-data")
+    if is_upload:
+        use_upload_handler(request._request)
+        refuse_repeated_fields(request.data)
+    serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    fields = dict(serializer.validated_data)
+    upload = fields.pop("file", None)
+    if not is_upload and "file" in request.data:
+        raise ApiError(400, "invalid_file", "Upload files as multipart/form-data.", field="file")
+    return fields, upload
 
 
 def json_response(body: bytes, *, status: int = 200, source: str | None = None) -> HttpResponse:
@@ -198,21 +214,7 @@ class MediaViewSet(viewsets.GenericViewSet):
         if database_breaker_open():
             raise database_unavailable()  # before reading a possibly large body
         key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-        is_upload = (request.content_type or "").startswith("multipart/form-data")
-        if is_upload:
-            use_upload_handler(request._request)
-        if is_upload:
-            refuse_repeated_fields(request.data)
-        serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(
-            data=request.data
-        )
-        serializer.is_valid(raise_exception=True)
-        fields = dict(serializer.validated_data)
-        upload = fields.pop("file", None)
-        if not is_upload and "file" in request.data:
-            raise ApiError(
-                400, "invalid_file", "Upload files as multipart/form-data.", field="file"
-            )
+        fields, upload = read_submission(request)
         common = {
             "prompt": fields.get("prompt"),
             "owner": request.user,

@@ -15,8 +15,9 @@ from rest_framework.response import Response
 
 from analysis.api import idempotency
 from analysis.api.authentication import HashedTokenAuthentication
+from analysis.api.error_serializers import ErrorSerializer
 from analysis.api.exceptions import validation_body
-from analysis.api.serializers import AnalyzeSerializer, ErrorSerializer
+from analysis.api.serializers import AnalyzeSerializer
 from analysis.api.throttling import TokenRateThrottle
 from analysis.api.views import ID_PARAMETER, parse_request_id
 from analysis.batches import service

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from analysis import services
 from analysis.batches.models import AnalysisBatch
+from analysis.costs.budgets import check_submit_budget
 from analysis.models import AnalysisRequest, AnalysisStatus
 from analysis.webhooks.registry import validate_callback_url
 from media_analysis.errors import InvalidRequest, RequestNotFound, ServiceError
@@ -118,6 +119,7 @@ def submit_batch(
     queued after the commit like a single submission."""
     check_item_count(len(items))
     callback = validate_callback_url(callback_url)
+    check_submit_budget(owner)  # 429 budget_exceeded, as a single submission
     ensure_space_for_write()
     with transaction.atomic():
         batch = AnalysisBatch.objects.create(

@@ -22,7 +22,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from analysis.api.authentication import HashedTokenAuthentication
-from analysis.api.serializers import ErrorSerializer, MediaUrlField, SafeCharField
+from analysis.api.error_serializers import ErrorSerializer
+from analysis.api.serializers import MediaUrlField, SafeCharField
 from analysis.api.throttling import TokenRateThrottle
 from analysis.webhooks import registry
 from analysis.webhooks.models import WebhookEndpoint, WebhookEvent

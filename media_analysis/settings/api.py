@@ -19,6 +19,7 @@ from media_analysis.env import (
     env_list,
     env_secret,
     env_str,
+    env_usd,
     require_below,
 )
 from media_analysis.settings.work import (
@@ -182,6 +183,12 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
 GEMINI_USE_VERTEX = env_bool("GEMINI_USE_VERTEX", False)
 GOOGLE_CLOUD_PROJECT = env_str("GOOGLE_CLOUD_PROJECT")
 GOOGLE_CLOUD_LOCATION = env_str("GOOGLE_CLOUD_LOCATION", "us-central1")
+
+# ------------------------------------------------------------------------- budgets
+# Cost control (analysis/costs/): each user's spend per UTC day and UTC month, in USD;
+# a user's own budget in the admin overrides these. Empty: unlimited.
+BUDGET_DAILY_USD = env_usd("BUDGET_DAILY_USD")
+BUDGET_MONTHLY_USD = env_usd("BUDGET_MONTHLY_USD")
 
 # ------------------------------------------------------------------ transcription
 # Speech to text (analysis/transcription/) through an OpenAI-compatible

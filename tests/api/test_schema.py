@@ -29,6 +29,8 @@ PLAN = {
     ("/api/webhooks/callback-secret", "post"),
     ("/api/media/analyze/batch", "post"),  # issue 14
     ("/api/media/batch/{id}", "get"),
+    ("/api/media/estimate", "post"),  # issue 14: cost control
+    ("/api/usage", "get"),
 }
 
 
@@ -56,7 +58,7 @@ def test_every_api_route_is_in_the_schema(schema):
             for inner in pattern.url_patterns:
                 route = "/api/" + str(inner.pattern).replace("<str:id>", "{id}")
                 route = route.replace("<str:index>", "{index}")
-                if route.startswith(("/api/media", "/api/webhooks")):
+                if route.startswith(("/api/media", "/api/webhooks", "/api/usage")):
                     routes.add(route)
     assert routes == {path for path, _ in PLAN}
 

@@ -125,3 +125,16 @@ def test_a_key_used_for_a_single_request_is_not_a_batch(alice):
 
     assert single.status_code == 202 and batch.status_code == 422
     assert AnalysisBatch.objects.count() == 0
+
+
+def test_a_user_over_budget_gets_429_and_no_batch(alice, settings):
+    from decimal import Decimal
+
+    settings.BUDGET_DAILY_USD = Decimal("0")  # nothing left today: at the limit
+    answer = alice.client.post(BATCH, {"items": [item(), item()]}, format="json")
+
+    assert answer.status_code == 429, answer.content
+    error = answer.json()["error"]
+    assert error["code"] == "budget_exceeded" and error["resets_at"]
+    assert answer["Retry-After"]
+    assert AnalysisRequest.objects.count() == 0 and AnalysisBatch.objects.count() == 0
