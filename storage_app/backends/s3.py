@@ -3,8 +3,8 @@ SeaweedFS) through django-storages' ``S3Storage`` on boto3.
 
 Keys are the layout's relative paths under the optional prefix (``AWS_LOCATION``);
 ``storage_path`` is ``s3://bucket/prefix/key``. Writes are boto3 managed multipart
-uploads fed by a ``HashingReader``: memory holds about part size x concurrency,
-whatever the object's size, and a failed upload is aborted (no object, no parts
+uploads fed by a ``HashingReader``: memory holds about twice part size x
+concurrency (64 MiB at the defaults) whatever the object's size, and a failed upload is aborted (no object, no parts
 left behind). Reads stream the response body. ``temp/`` is never stored here: it
 stays on each worker's local disk.
 """

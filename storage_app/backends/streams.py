@@ -9,6 +9,7 @@ most one chunk plus the part being assembled held here.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterable
 
 from storage_app.writer import FileTooLargeError
@@ -34,15 +35,16 @@ class HashingReader:
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
-            size = float("inf")  # everything left (only small sources are read so)
-        out = bytearray()
-        while len(out) < size:
-            if not self._pending and not self._pull():
-                break
-            take = self._pending[: int(min(size - len(out), len(self._pending)))]
-            out += take
-            self._pending = self._pending[len(take) :]
-        return bytes(out)
+            size = sys.maxsize  # everything left (only small sources are read so)
+        pieces: list[memoryview] = []
+        wanted = size
+        while wanted > 0 and (self._pending or self._pull()):
+            piece = self._pending[:wanted]
+            pieces.append(piece)
+            self._pending = self._pending[len(piece) :]
+            wanted -= len(piece)
+        # One allocation of the part's size: no growing buffer, no second copy.
+        return b"".join(pieces)
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
