@@ -26,6 +26,8 @@ def get_backend() -> StorageBackend:
 @functools.lru_cache(maxsize=8)
 def _backend_for(name: str, config: ObjectStoreSettings | None) -> StorageBackend:
     if name == BACKEND_FILESYSTEM:
+        # Here, not at the top: it reaches storage_app.models (through disk.py), and
+        # this package must import before the app registry is ready.
         from storage_app.backends.filesystem import FilesystemBackend
 
         return FilesystemBackend()
