@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from storage_app.layout import UnsafePathError, check_relative_path
@@ -33,10 +34,12 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One listed object."""
+    """One listed object. ``modified`` (aware, UTC) is when it was last written:
+    housekeeping's grace for writes in flight; it takes no part in equality."""
 
     key: str
     size: int
+    modified: datetime | None = field(default=None, compare=False)
 
 
 class StorageBackend(ABC):

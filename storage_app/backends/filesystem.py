@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -101,4 +102,6 @@ def _walk_in_key_order(folder: Path, base: str, prefix: str) -> Iterator[ObjectI
         elif entry.name.startswith(TEMPORARY_PREFIX) or entry.name == LOCK_FILENAME:
             continue  # a write in progress, or cleanup's lock: not objects
         elif entry.is_file(follow_symlinks=False):
-            yield ObjectInfo(key=base + entry.name, size=entry.stat(follow_symlinks=False).st_size)
+            info = entry.stat(follow_symlinks=False)
+            modified = datetime.fromtimestamp(info.st_mtime, tz=UTC)
+            yield ObjectInfo(key=base + entry.name, size=info.st_size, modified=modified)

@@ -112,7 +112,9 @@ class S3Backend(StorageBackend):
         )
         for page in pages:
             for entry in page.get("Contents", ()):
-                yield ObjectInfo(key=entry["Key"][strip:], size=entry["Size"])
+                yield ObjectInfo(
+                    key=entry["Key"][strip:], size=entry["Size"], modified=entry["LastModified"]
+                )
 
     def url_for(self, key: str, expires: int) -> str | None:
         return self.storage.url(_check_stored_key(key), expire=expires)

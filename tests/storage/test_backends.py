@@ -7,7 +7,7 @@ import hashlib
 import io
 import os
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -147,6 +147,9 @@ def test_listing_by_prefix_in_key_order_with_sizes(backend):
     assert [info.key for info in backend.list("upl")] == [key()]
     assert sorted(info.key for info in backend.list("")) == [info.key for info in backend.list("")]
     assert list(backend.list("outputs/")) == []
+    now = datetime.now(UTC)
+    for info in backend.list(""):
+        assert abs((now - info.modified).total_seconds()) < 120
     assert list(backend.list(f"frames/{DAY.isoformat()}/{REQUEST_ID}x")) == []
 
 

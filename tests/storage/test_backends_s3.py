@@ -64,7 +64,7 @@ def test_temp_stays_on_local_disk(s3_backend):
         s3_backend.save_stream(object_key(Category.TEMP, REQUEST_ID, "work.bin"), b"x")
 
 
-def test_a_large_write_streams_in_flat_memory(s3_backend):
+def test_a_large_write_streams_in_flat_memory(s3_backend, object_store):
     expected = digest_of(generated(STREAMED_BYTES, chunk=MIB))
     started = time.monotonic()
 
@@ -77,6 +77,9 @@ def test_a_large_write_streams_in_flat_memory(s3_backend):
         f"RSS grew {memory.growth / MIB:.0f} MiB writing {STREAMED_BYTES / MIB:.0f} MiB "
         f"in {seconds:.1f} s"
     )
+    head = s3_backend.client.head_object(Bucket=object_store.bucket, Key=s3_backend.full_key(key()))
+    parts = -(-STREAMED_BYTES // object_store.part_size_bytes)
+    assert head["ETag"].strip('"').endswith(f"-{parts}")  # one multipart upload
     with sampled_rss() as memory:
         assert s3_backend.sha256_of(key()) == expected  # read back as a stream
     assert memory.growth < RSS_GROWTH_LIMIT
