@@ -255,9 +255,10 @@ def file_inside_root(path: Path | str) -> Path:
     return candidate
 
 
-def resolve_relative(relative_path: str) -> Path:
-    """The absolute path of a stored relative path (as kept in ``relative_path``),
-    checked component by component and resolved inside the root."""
+def check_relative_path(relative_path: str) -> list[str]:
+    """The components of a stored relative path (as kept in ``relative_path``, and
+    the object key in an object store), checked one by one without touching any
+    disk; ``UnsafePathError`` says what is wrong."""
     if not isinstance(relative_path, str) or not relative_path:
         raise UnsafePathError(f"relative path {relative_path!r} is empty or not a string")
     if "\x00" in relative_path:
@@ -269,8 +270,36 @@ def resolve_relative(relative_path: str) -> Path:
     parts = relative_path.split("/")
     if parts[0] not in {c.value for c in Category}:
         raise UnsafePathError(f"relative path {relative_path!r} is not under a storage category")
+    if len(parts) < 2:
+        raise UnsafePathError(f"relative path {relative_path!r} names a category, not a file")
     for part in parts[1:]:
         validate_name(part)
+    if len(relative_path.encode("utf-8")) > MAX_PATH_BYTES:
+        raise UnsafePathError(f"relative path is longer than {MAX_PATH_BYTES} bytes")
+    return parts
+
+
+def object_key(
+    category: Category | str,
+    request_id: uuid.UUID | str,
+    name: str,
+    *,
+    on_date: date | datetime | None = None,
+) -> str:
+    """``{category}/{date}/{request_id}/{name}`` (``temp/{request_id}/{name}``): the
+    relative path ``build_path`` puts under the root, built without a disk."""
+    category = Category(category)
+    parts = [category.value]
+    if category is not Category.TEMP:
+        parts.append(date_folder(on_date))
+    parts += [canonical_request_id(request_id), validate_name(name)]
+    return "/".join(parts)
+
+
+def resolve_relative(relative_path: str) -> Path:
+    """The absolute path of a stored relative path (as kept in ``relative_path``),
+    checked component by component and resolved inside the root."""
+    parts = check_relative_path(relative_path)
     return file_inside_root(storage_root().joinpath(*parts))
 
 

@@ -93,19 +93,7 @@ def store_file(
     final_path = build_path(category, request_id, name, on_date=on_date)
     if category in SPACE_CHECKED_CATEGORIES:
         ensure_space_for_write(expected_bytes)
-    folder = make_folders(final_path.parent)
-
-    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        # The folder is pinned by its descriptor: check where it really is, so a
-        # symlink swapped in after the path check cannot redirect the write.
-        ensure_inside_root(_real_path_of(dir_fd, folder))
-        size, sha256 = _write_atomically(
-            dir_fd, final_path.name, _iter_chunks(source, chunk_size), max_bytes
-        )
-    finally:
-        os.close(dir_fd)
-
+    size, sha256 = write_into_place(final_path, iter_chunks(source, chunk_size), max_bytes)
     stored = StoredFile(
         category=category,
         request_id=canonical_request_id(request_id),
@@ -120,6 +108,24 @@ def store_file(
         extra={"relative_path": stored.relative_path, "size_bytes": size, "sha256": sha256},
     )
     return stored
+
+
+def write_into_place(
+    final_path: Path, chunks: Iterable[bytes | memoryview], max_bytes: int | None = None
+) -> tuple[int, str]:
+    """Write ``chunks`` to ``final_path`` (inside the root, its folders made as
+    needed) through a temporary file and an atomic rename; return size and SHA-256.
+    ``store_file`` and the filesystem backend (``storage_app.backends``) both write
+    through here."""
+    folder = make_folders(final_path.parent)
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # The folder is pinned by its descriptor: check where it really is, so a
+        # symlink swapped in after the path check cannot redirect the write.
+        ensure_inside_root(_real_path_of(dir_fd, folder))
+        return _write_atomically(dir_fd, final_path.name, iter(chunks), max_bytes)
+    finally:
+        os.close(dir_fd)
 
 
 def delete_file(path: Path) -> int | None:
@@ -178,7 +184,7 @@ def _write_atomically(
     return size, digest.hexdigest()
 
 
-def _iter_chunks(source: Any, chunk_size: int) -> Iterator[bytes | memoryview]:
+def iter_chunks(source: Any, chunk_size: int) -> Iterator[bytes | memoryview]:
     """Chunks of ``source`` without ever holding more than one chunk (plus whatever
     the source itself holds, e.g. a ``bytes`` object) in memory."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -190,7 +196,7 @@ def _iter_chunks(source: Any, chunk_size: int) -> Iterator[bytes | memoryview]:
         raise TypeError("store_file() needs bytes, not str: encode text first")
     if isinstance(source, os.PathLike):  # a file made elsewhere, e.g. a rendered image
         with open(source, "rb") as handle:
-            yield from _iter_chunks(handle, chunk_size)
+            yield from iter_chunks(handle, chunk_size)
         return
     if callable(getattr(source, "chunks", None)):  # Django File / UploadedFile
         yield from _checked(source.chunks(chunk_size))

@@ -19,6 +19,7 @@ from media_analysis.env import (
     require_at_most,
     require_below,
 )
+from media_analysis.object_store_settings import read_object_store, read_storage_backend
 from media_analysis.settings.core import BASE_DIR, REDIS_URL, TIME_ZONE
 
 # ------------------------------------------------------------------------- celery
@@ -134,6 +135,11 @@ STORAGE_CLEANUP_BATCH_SIZE = env_int("STORAGE_CLEANUP_BATCH_SIZE", 500, minimum=
 STORAGE_CHECK_ORPHAN_GRACE_MINUTES = env_int("STORAGE_CHECK_ORPHAN_GRACE_MINUTES", 60, minimum=0)
 STORAGE_CHECK_VERIFY_CHECKSUMS = env_bool("STORAGE_CHECK_VERIFY_CHECKSUMS", True)
 STORAGE_METRICS_CATEGORY_INTERVAL = env_int("STORAGE_METRICS_CATEGORY_INTERVAL", 300, minimum=0)
+# Where uploads, frames, contact sheets and outputs are kept: "filesystem" (under
+# STORAGE_ROOT) or "s3" (an S3-compatible bucket, storage_app/backends); temp/ is
+# always on local disk. OBJECT_STORE is None for the filesystem.
+STORAGE_BACKEND = read_storage_backend()
+OBJECT_STORE = read_object_store(STORAGE_BACKEND)
 
 # ----------------------------------------------------------------------- analysis
 MEDIA_ANALYSIS_MAX_PROMPT_CHARS = env_int(

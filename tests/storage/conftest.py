@@ -1,5 +1,6 @@
 """Fixtures for the storage tests: requests to hang media_files rows on (real
-PostgreSQL). The storage root is tests/conftest.py's."""
+PostgreSQL), and a real S3 server (SeaweedFS, started once per session when a test
+asks for it). The storage root is tests/conftest.py's."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from media_analysis.object_store_settings import ObjectStoreSettings
+from storage_app.backends import StorageBackend, get_backend
 from storage_app.layout import Category, build_path, make_folders
 from storage_app.models import MediaFile
+from tests.storage.seaweed import SeaweedServer
+
+S3_BUCKET = "media-analysis-test"
 
 
 @pytest.fixture
@@ -20,6 +26,51 @@ def outside(tmp_path) -> Path:
     folder = tmp_path / "outside"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory) -> SeaweedServer:
+    """SeaweedFS serving S3 with one bucket, for the whole session (about 4 s to start)."""
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed")).start()
+    try:
+        server.create_bucket(S3_BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def object_store(seaweed, settings) -> ObjectStoreSettings:
+    """The s3 backend configured on SeaweedFS, under a key prefix of this test's own
+    (tests share the bucket, never each other's keys)."""
+    config = ObjectStoreSettings(
+        bucket=S3_BUCKET,
+        access_key=seaweed.access_key,
+        secret_key=seaweed.secret_key,
+        endpoint_url=seaweed.endpoint_url,
+        region=seaweed.region,
+        prefix=f"test-{uuid.uuid4().hex[:12]}",
+        addressing_style="path",
+        part_size_bytes=5 * 1024 * 1024,  # S3's smallest part: several parts per test
+        max_concurrency=4,
+    )
+    settings.STORAGE_BACKEND = "s3"
+    settings.OBJECT_STORE = config
+    return config
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def backend(request, settings) -> StorageBackend:
+    """Each backend in turn: the interface tests hold for both."""
+    if request.param == "filesystem":
+        request.getfixturevalue("storage_root")
+        settings.STORAGE_BACKEND = "filesystem"
+        settings.OBJECT_STORE = None
+    else:
+        request.getfixturevalue("object_store")
+    chosen = get_backend()
+    assert chosen.name == request.param
+    return chosen
 
 
 @pytest.fixture
