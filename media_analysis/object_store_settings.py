@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from media_analysis.env import env_choice, env_int, env_str
+from media_analysis.env import env_choice, env_int, env_secret, env_str
 
 BACKEND_FILESYSTEM = "filesystem"
 BACKEND_S3 = "s3"
@@ -63,8 +63,8 @@ def read_object_store(backend: str) -> ObjectStoreSettings | None:
     if backend != BACKEND_S3:
         return None
     bucket = env_str("AWS_STORAGE_BUCKET_NAME")
-    access_key = env_str("AWS_ACCESS_KEY_ID")
-    secret_key = env_str("AWS_SECRET_ACCESS_KEY")
+    access_key = env_secret("AWS_ACCESS_KEY_ID")
+    secret_key = env_secret("AWS_SECRET_ACCESS_KEY")
     missing = [
         name
         for name, value in (

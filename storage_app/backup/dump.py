@@ -139,9 +139,20 @@ def prelude(conn: psycopg.Connection, tables: list[Table]) -> tuple[str, list[st
     oids = [f"{_quote(t.schema)}.{_quote(t.name)}" for t in tables]
     types = conn.execute(_ENUM_TYPES, (oids,)).fetchall()
     functions = conn.execute(_FUNCTIONS, (oids, oids, oids, oids)).fetchall()
+    extensions = conn.execute(_EXTENSIONS, (oids, oids, oids, oids)).fetchall()
     schemas = sorted({t.schema for t in tables} - {"public"})
-    lines = ["-- Enum types and functions the project's tables need (pg_dump -t leaves them out)."]
+    lines = [
+        "-- Extensions, enum types and functions the project's tables need "
+        "(pg_dump -t leaves them out)."
+    ]
     lines += [f"CREATE SCHEMA IF NOT EXISTS {_quote(s)};" for s in schemas]
+    # The trigram indexes' operator class is pg_trgm's: without the extension the
+    # restore of those indexes fails. Only extensions the tables use are named, not
+    # every one a shared database has.
+    lines += [
+        f"CREATE EXTENSION IF NOT EXISTS {_quote(name)} WITH SCHEMA {_quote(schema)};"
+        for name, schema in extensions
+    ]
     for schema, name, labels in types:
         values = ", ".join(_literal(label) for label in labels)
         lines.append(f"CREATE TYPE {_quote(schema)}.{_quote(name)} AS ENUM ({values});")
@@ -215,6 +226,25 @@ WHERE a.attrelid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped
   AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass
                   AND x.objid = t.oid AND x.deptype = 'e')
 ORDER BY 1, 2
+"""
+
+# Extensions owning something the tables use: a column's type, an index's operator
+# class or function, a default's or a constraint's function.
+_EXTENSIONS = """
+SELECT DISTINCT e.extname, n.nspname
+FROM pg_depend d
+JOIN pg_depend member ON member.classid = d.refclassid AND member.objid = d.refobjid
+     AND member.refclassid = 'pg_extension'::regclass AND member.deptype = 'e'
+JOIN pg_extension e ON e.oid = member.refobjid
+JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE (d.classid = 'pg_class'::regclass AND d.objid = ANY(%s::regclass[]))
+   OR (d.classid = 'pg_class'::regclass AND d.objid IN
+        (SELECT indexrelid FROM pg_index WHERE indrelid = ANY(%s::regclass[])))
+   OR (d.classid = 'pg_attrdef'::regclass AND d.objid IN
+        (SELECT oid FROM pg_attrdef WHERE adrelid = ANY(%s::regclass[])))
+   OR (d.classid = 'pg_constraint'::regclass AND d.objid IN
+        (SELECT oid FROM pg_constraint WHERE conrelid = ANY(%s::regclass[])))
+ORDER BY 1
 """
 
 # Functions referenced by the tables' triggers, column defaults, constraints and
