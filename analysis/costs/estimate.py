@@ -122,7 +122,10 @@ def estimate(
     facts = FACTS_CHARS[media_type] + (
         FACTS_CHARS_PER_FRAME * options.frames if media_type == VIDEO else 0
     )
-    notes.append(f"Measured facts take about {facts} characters (typical for a {media_type}).")
+    article = "an" if media_type[:1] in "aeiou" else "a"
+    notes.append(
+        f"Measured facts take about {facts} characters (typical for {article} {media_type})."
+    )
     input_tokens += tokens.json_tokens(facts) + tokens.prose_tokens(FACTS_FRAME_CHARS)
     for width, height in pictures:
         input_tokens += tokens.image_tokens(chosen.name, width, height)
