@@ -261,9 +261,15 @@ def test_a_long_transcript_is_cut_not_refused(alice):
 
 
 def test_the_command_fills_rows_written_without_a_document(alice):
-    plain = make_request(alice.user, prompt="the gondola drifts")  # as plain SQL would
-    assert searched(alice, q="gondola") == []
+    # As plain SQL would write them: no document.
+    plain = [make_request(alice.user, prompt=f"the gondola drifts {n}") for n in range(3)]
+    done = indexed(make_request(alice.user, prompt="a gondola, indexed"))
+    AnalysisRequest.objects.filter(pk=done.pk).update(prompt="changed since")
+    assert searched(alice, q="gondola") == [str(done.id)]
 
-    call_command("index_history_search", verbosity=0)
+    call_command("index_history_search", batch_size=1, verbosity=0)  # a batch per row
 
-    assert searched(alice, q="gondola") == [str(plain.id)]
+    newest_first = [str(r.id) for r in reversed(plain)]
+    assert set(searched(alice, q="gondola")) == {*newest_first, str(done.id)}  # kept
+    call_command("index_history_search", "--all", verbosity=0)  # rebuilt from the row
+    assert searched(alice, q="gondola") == newest_first
