@@ -11,7 +11,8 @@ What is indexed, by weight (``ts_rank_cd`` ranks an A match above a B match...):
 
 - A: the prompt and the uploaded file's name (split at dots, dashes and
   underscores, so ``harbour_tour.mp4`` is found by ``harbour``);
-- B: the newest result's text;
+- B: the results' text (one result, but for a request answered again), newest
+  first;
 - C: the transcript (``metadata.transcript.text``) and the text OCR read
   (``metadata.facts.ocr.readings[].text``).
 
@@ -47,8 +48,8 @@ _DOCUMENT = f"""
     setweight(to_tsvector(%(language)s::regconfig, left(concat_ws(' ', r.prompt,
         regexp_replace(r.original_filename, '[._-]+', ' ', 'g')), %(cap)s)), 'A')
     || setweight(to_tsvector(%(language)s::regconfig, left(coalesce((
-        SELECT s.result_text FROM media_analysis_results s WHERE s.request_id = r.id
-        ORDER BY s.created_at DESC LIMIT 1), ''), %(cap)s)), 'B')
+        SELECT string_agg(s.result_text, ' ' ORDER BY s.created_at DESC)
+        FROM media_analysis_results s WHERE s.request_id = r.id), ''), %(cap)s)), 'B')
     || setweight(to_tsvector(%(language)s::regconfig, left(concat_ws(' ',
         r.metadata #>> '{{transcript,text}}',
         (SELECT string_agg(reading ->> 'text', ' ')
@@ -68,7 +69,7 @@ def _parameters(**more) -> dict:
 
 # ------------------------------------------------------------------- writing
 def refresh(request_id: uuid.UUID | str) -> None:
-    """Rebuild one request's document from its row and its newest result. Call it in
+    """Rebuild one request's document from its row and its results. Call it in
     the transaction that changed them, so the search never sees one without the
     other."""
     sql = f"UPDATE {TABLE} r SET {COLUMN} = {_DOCUMENT} WHERE r.id = %(id)s"  # noqa: S608

@@ -160,6 +160,7 @@ def prepare_text(env: dict[str, str]) -> None:
             connection.execute("SELECT setseed(0.34)")
             for sql in _text_sql():
                 connection.execute(sql, {"words": list(VOCABULARY)})
+            connection.execute("VACUUM ANALYZE media_analysis_results")
             print(f"  results, transcripts, OCR text in {time.monotonic() - started:.0f} s")
         missing = connection.execute(
             "SELECT count(*) FROM media_analysis_requests WHERE search_vector IS NULL"
@@ -167,12 +168,12 @@ def prepare_text(env: dict[str, str]) -> None:
         if missing:
             started = time.monotonic()
             migration = _migration()
+            connection.execute("ANALYZE media_analysis_results")  # the fill reads them
             connection.execute("DROP INDEX IF EXISTS idx_requests_search_vector")
             print("  " + manage(env, "index_history_search", "--batch-size", "20000").strip())
             connection.execute("SET maintenance_work_mem = '256MB'")
             connection.execute(migration.INDEX)
             connection.execute("VACUUM ANALYZE media_analysis_requests")
-            connection.execute("VACUUM ANALYZE media_analysis_results")
             print(f"  {missing:,} documents and their index in {time.monotonic() - started:.0f} s")
         shares = {}
         for word in (COMMON_WORDS[0], MIDDLING_WORDS[0], RARE_WORDS[0], "shows"):
