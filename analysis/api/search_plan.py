@@ -154,8 +154,11 @@ def _candidates_first(queryset: QuerySet, search: tuple[str, tuple], tail: str =
 # found either through the GIN index (a rare term: all its matches, then sorted) or
 # by walking the newest-first index testing each row (a common one: a few thousand
 # rows), as PostgreSQL judges from its statistics of the words; older matches follow
-# them, newest first. Each page reads only the part of that order it shows.
-RANK_WINDOW = 1000
+# them, newest first. Each page reads only the part of that order it shows. The
+# window's size is the cost: a walk tests about RANK_WINDOW / (the word's share)
+# rows, each document read and ranked (a word in a fifth of the requests, at a
+# million: 1,000 -> 35-55 ms, 200 -> 3-8 ms).
+RANK_WINDOW = 200
 NEWEST_FIRST = ("-created_at", "-id")
 
 
