@@ -165,16 +165,23 @@ def prepare_text(env: dict[str, str]) -> None:
         missing = connection.execute(
             "SELECT count(*) FROM media_analysis_requests WHERE search_vector IS NULL"
         ).fetchone()[0]
+        migration = _migration()
         if missing:
             started = time.monotonic()
-            migration = _migration()
             connection.execute("ANALYZE media_analysis_results")  # the fill reads them
             connection.execute("DROP INDEX IF EXISTS idx_requests_search_vector")
+            connection.execute("DROP INDEX IF EXISTS idx_requests_owner_search_vector")
             print("  " + manage(env, "index_history_search", "--batch-size", "20000").strip())
-            connection.execute("SET maintenance_work_mem = '256MB'")
-            connection.execute(migration.INDEX)
+        # Built after the fill (an earlier run's database may lack the second).
+        connection.execute("SET maintenance_work_mem = '256MB'")
+        connection.execute(migration.INDEX)
+        connection.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        connection.execute(migration.OWNER_INDEX)
+        if missing:
             connection.execute("VACUUM ANALYZE media_analysis_requests")
             print(f"  {missing:,} documents and their index in {time.monotonic() - started:.0f} s")
+        else:
+            connection.execute("ANALYZE media_analysis_requests")
         shares = {}
         for word in (COMMON_WORDS[0], MIDDLING_WORDS[0], RARE_WORDS[0], "shows"):
             shares[word] = connection.execute(
