@@ -1,6 +1,7 @@
 """The history's full-text search document: what ``GET /api/media/history?q=`` finds
 (issue 14), kept in ``media_analysis_requests.search_vector`` (a ``tsvector``, with
-a GIN index on the visible rows; migration 0009).
+GIN indexes on the visible rows: the words, and the owner then the words; migration
+0009).
 
 The column is not a field of the model on purpose: a request is loaded in many
 places (the status, the pipeline, the admin) and none of them needs its words, so
