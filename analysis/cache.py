@@ -353,6 +353,12 @@ def forget_everything(**_: Any) -> None:
     redis_call(forget)
 
 
+def forget_answers() -> None:
+    """Every cached status and history page stale (a new epoch), token lookups kept:
+    for a change of many requests at once (``index_history_search``)."""
+    redis_call(lambda client: client.incr(_epoch_key()))
+
+
 def invalidate_request(request: Any) -> None:
     """Make every cached view of ``request`` stale: its status, its owner's history
     and the staff-wide history. Call it inside the transaction that changes it."""

@@ -138,6 +138,9 @@ def _history_indexes() -> list[models.Index]:
             GinIndex(OpClass(Upper(field), name="gin_trgm_ops"), name=f"idx_requests_{short}_trgm")
         )
     return indexes
+    # Not here: the full-text search's ``search_vector`` column and its GIN index
+    # (idx_requests_search_vector), which no model field describes; see
+    # analysis/search_document.py and migration 0011_history_fulltext.
 
 
 class AnalysisRequest(models.Model):

@@ -33,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from analysis import outbox, progress, recovery, reuse, transitions
+from analysis import outbox, progress, recovery, reuse, search_document, transitions
 from analysis.cache import invalidate_request
 from analysis.costs.guard import RunBudget, release_reservation
 from analysis.ingest.download import open_download
@@ -386,6 +386,8 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
                 **loudness_metadata(run.loudness),
             },
         )
+        # The result, transcript and OCR text become searchable with the result.
+        search_document.refresh(locked.id)
 
 
 # ------------------------------------------------------------------ helpers

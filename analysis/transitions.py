@@ -40,7 +40,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.functions import Now
 
-from analysis import outbox
+from analysis import outbox, search_document
 from analysis.cache import invalidate_request
 from analysis.models import AnalysisRequest, AnalysisStatus, status_writes_allowed
 from analysis.signals import request_state_changed, request_state_changing
@@ -138,6 +138,7 @@ def move(request: AnalysisRequest, state: str, *, reason: str, **changes: Any) -
 def announce_created(request: AnalysisRequest) -> None:
     """A new request exists (pending, in the outbox): listeners hear of it as a
     change from nothing, after the commit."""
+    search_document.refresh(request.id)  # found by its prompt and file name at once
     invalidate_request(request)
     outbox.add(request)
     _announce_after_commit(request, None, request.status, "submitted")

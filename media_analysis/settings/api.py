@@ -87,6 +87,16 @@ CACHE_TTL_HISTORY = env_int("CACHE_TTL_HISTORY", 60, minimum=1, maximum=86400)
 # million requests; this budget is most of the rest of an uncached page (issue 12:
 # p95 < 20 ms). 0 never counts beyond the rows a page has read.
 HISTORY_COUNT_BUDGET_MS = env_int("HISTORY_COUNT_BUDGET_MS", 8, minimum=0, maximum=60_000)
+# The history's full-text search (q, analysis/search_document.py): PostgreSQL's text
+# search configuration that splits, stems and drops stop words, for the documents
+# and the queries alike. A name only (it goes to SQL as a bound ::regconfig); after
+# changing it, `manage.py index_history_search --all` rebuilds the documents.
+HISTORY_SEARCH_LANGUAGE = env_str("HISTORY_SEARCH_LANGUAGE", "english")
+if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", HISTORY_SEARCH_LANGUAGE):
+    raise ImproperlyConfigured(
+        f"HISTORY_SEARCH_LANGUAGE={HISTORY_SEARCH_LANGUAGE!r}: a text search configuration's"
+        " name, e.g. english, simple, german"
+    )
 # Circuit breakers (media_analysis/resilience.py): open after FAIL_MAX consecutive
 # failures, half-open after RESET_TIMEOUT seconds, closed after SUCCESS_THRESHOLD.
 # The reset timeout bounds recovery: after PostgreSQL or Redis comes back, the first

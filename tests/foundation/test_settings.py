@@ -172,3 +172,10 @@ def test_the_retired_stuck_timer_is_refused_with_its_replacement():
     result = run_manage("check", env={"MEDIA_ANALYSIS_STUCK_AFTER_SECONDS": "3600"}, check=False)
     assert result.returncode != 0
     assert "ANALYSIS_LEASE_SECONDS" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["english; DROP TABLE x", "pg_catalog.english", "en-GB"])
+def test_a_search_language_that_is_no_plain_name_stops_start_up(value):
+    result = run_manage("check", env={"HISTORY_SEARCH_LANGUAGE": value}, check=False)
+    assert result.returncode != 0
+    assert "HISTORY_SEARCH_LANGUAGE" in result.stderr
