@@ -47,11 +47,35 @@ class RequiredTextField(SafeCharField):
     """Blank is refused by the service (with its own code); the schema says so."""
 
 
-@extend_schema_field(
-    {"type": "string", "minLength": 1, "maxLength": 8192, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+# What the URL guard (analysis.ingest.url_guard.validate_url) accepts as syntax, so a
+# schema-valid URL is never refused for its form: http(s), a host name (labels of
+# letters, digits, "_" and "-", not starting or ending with "-") or an IPv4 or
+# bracketed IPv6 address, a port from 1 to 65535, no user:pass@, no control
+# characters. Whether the address may be fetched (public, resolvable) is known only
+# when the host is resolved: a 400 naming url_private_address or url_unresolvable.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_H16 = r"[0-9A-Fa-f]{1,4}"
+_IPV6 = (
+    r"(?:(?:H:){7}H|(?:H:){1,7}:|(?:H:){1,6}:H|(?:H:){1,5}(?::H){1,2}|(?:H:){1,4}(?::H){1,3}"
+    r"|(?:H:){1,3}(?::H){1,4}|(?:H:){1,2}(?::H){1,5}|H:(?::H){1,6}|:(?:(?::H){1,7}|:))"
+).replace("H", _H16)
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+URL_PATTERN = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:{_LABEL}(?:\.{_LABEL})*\.?|\[{_IPV6}\])(?::{_PORT})?"
+    r"(?:[/?#][^\u0000-\u001f\u007f]*)?$"
 )
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 8192, "pattern": URL_PATTERN})
 class MediaUrlField(SafeCharField):
     """An http(s) URL; everything else about it is checked by the URL guard."""
+
+
+# parse_resolution's rule as a pattern: 320 to 7680 wide, 240 to 4320 high.
+RESOLUTION_PATTERN = (
+    r"^(?:3[2-9][0-9]|[4-9][0-9]{2}|[1-6][0-9]{3}|7[0-5][0-9]{2}|76[0-7][0-9]|7680)"
+    r"x(?:2[4-9][0-9]|[3-9][0-9]{2}|[1-3][0-9]{3}|4[0-2][0-9]{2}|43[01][0-9]|4320)$"
+)
 
 
 class OptionsSerializer(serializers.Serializer):
@@ -59,7 +83,7 @@ class OptionsSerializer(serializers.Serializer):
 
     frames = serializers.IntegerField(required=False, min_value=1, max_value=100)
     grid = serializers.RegexField(r"^([1-9]|10)x([1-9]|10)$", required=False)
-    resolution = serializers.RegexField(r"^\d{3,4}x\d{3,4}$", required=False)
+    resolution = serializers.RegexField(RESOLUTION_PATTERN, required=False)
     force = serializers.BooleanField(required=False)
     ocr = serializers.BooleanField(
         required=False,
@@ -91,6 +115,12 @@ class OptionsSerializer(serializers.Serializer):
 @extend_schema_field(OptionsSerializer)
 class OptionsField(serializers.DictField):
     """A JSON object passed to the service as is, so unknown keys are refused there."""
+
+
+@extend_schema_field(OptionsSerializer)
+class OptionsTextField(SafeCharField):
+    """``options`` in a multipart form: the object's JSON text, which is how OpenAPI
+    sends an object in a form part (application/json), so the schema gives the object."""
 
 
 PROMPT_HELP = (
@@ -135,7 +165,7 @@ class AnalyzeUploadSerializer(serializers.Serializer):
     model = SafeCharField(required=False, allow_blank=True, max_length=100)
     media_type = serializers.ChoiceField(choices=MediaType.choices, required=False)
     callback_url = MediaUrlField(required=False, max_length=8192, help_text=CALLBACK_HELP)
-    options = SafeCharField(
+    options = OptionsTextField(
         required=False,
         allow_blank=True,
         # Room for a 16 KB response schema, pretty-printed; its own limit is checked

@@ -59,6 +59,11 @@ SPECTACULAR_SETTINGS = {
         "MediaTypeEnum": "analysis.models.MediaType",
         "AnalysisStatusEnum": "analysis.models.AnalysisStatus",
     },
+    # The default hook (enums as components) and OpenAPI links between operations.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "analysis.api.schema_links.add_links",
+    ],
 }
 # Token lookups are cached in Redis: trusted this long, then checked again...
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 60, minimum=1, maximum=3600)

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from io import BytesIO
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from .. import types
+from ..models.media_type_enum import MediaTypeEnum
+from ..types import UNSET, File, Unset
+
+if TYPE_CHECKING:
+    from ..models.options_request import OptionsRequest
+
+
+T = TypeVar("T", bound="AnalyzeUploadRequest")
+
+
+@_attrs_define
+class AnalyzeUploadRequest:
+    """A multipart submission: the media as ``file``; ``options`` as a JSON text.
+
+    Attributes:
+        file (File):
+        prompt (str): What to ask about the media. Required, not blank, at most MEDIA_ANALYSIS_MAX_PROMPT_CHARS
+            characters (10000 by default).
+        provider (str | Unset): A configured provider (builtin, openrouter, novita, openai, gemini); the default one
+            when omitted.
+        model (str | Unset):
+        media_type (MediaTypeEnum | Unset): * `video` - Video
+            * `audio` - Audio
+            * `document` - Document
+            * `image` - Image
+            * `unknown` - Unknown
+        callback_url (str | Unset): http(s) URL told when the request completes, fails or is cancelled: a signed POST
+            (Standard Webhooks) of its status JSON. Public addresses only (the media URL rule).
+        options (OptionsRequest | Unset): Schema of ``options`` (documentation only: unknown keys are refused by the
+            service).
+    """
+
+    file: File
+    prompt: str
+    provider: str | Unset = UNSET
+    model: str | Unset = UNSET
+    media_type: MediaTypeEnum | Unset = UNSET
+    callback_url: str | Unset = UNSET
+    options: OptionsRequest | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        file = self.file.to_tuple()
+
+        prompt = self.prompt
+
+        provider = self.provider
+
+        model = self.model
+
+        media_type: str | Unset = UNSET
+        if not isinstance(self.media_type, Unset):
+            media_type = self.media_type.value
+
+        callback_url = self.callback_url
+
+        options: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.options, Unset):
+            options = self.options.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "file": file,
+                "prompt": prompt,
+            }
+        )
+        if provider is not UNSET:
+            field_dict["provider"] = provider
+        if model is not UNSET:
+            field_dict["model"] = model
+        if media_type is not UNSET:
+            field_dict["media_type"] = media_type
+        if callback_url is not UNSET:
+            field_dict["callback_url"] = callback_url
+        if options is not UNSET:
+            field_dict["options"] = options
+
+        return field_dict
+
+    def to_multipart(self) -> types.RequestFiles:
+        files: types.RequestFiles = []
+
+        files.append(("file", self.file.to_tuple()))
+
+        files.append(("prompt", (None, str(self.prompt).encode(), "text/plain")))
+
+        if not isinstance(self.provider, Unset):
+            files.append(("provider", (None, str(self.provider).encode(), "text/plain")))
+
+        if not isinstance(self.model, Unset):
+            files.append(("model", (None, str(self.model).encode(), "text/plain")))
+
+        if not isinstance(self.media_type, Unset):
+            files.append(("media_type", (None, str(self.media_type.value).encode(), "text/plain")))
+
+        if not isinstance(self.callback_url, Unset):
+            files.append(("callback_url", (None, str(self.callback_url).encode(), "text/plain")))
+
+        if not isinstance(self.options, Unset):
+            files.append(("options", (None, json.dumps(self.options.to_dict()).encode(), "application/json")))
+
+        for prop_name, prop in self.additional_properties.items():
+            files.append((prop_name, (None, str(prop).encode(), "text/plain")))
+
+        return files
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.options_request import OptionsRequest  # noqa: PLC0415
+
+        d = dict(src_dict)
+        file = File(payload=BytesIO(d.pop("file")))
+
+        prompt = d.pop("prompt")
+
+        provider = d.pop("provider", UNSET)
+
+        model = d.pop("model", UNSET)
+
+        _media_type = d.pop("media_type", UNSET)
+        media_type: MediaTypeEnum | Unset
+        if isinstance(_media_type, Unset):
+            media_type = UNSET
+        else:
+            media_type = MediaTypeEnum(_media_type)
+
+        callback_url = d.pop("callback_url", UNSET)
+
+        _options = d.pop("options", UNSET)
+        options: OptionsRequest | Unset
+        if isinstance(_options, Unset):
+            options = UNSET
+        else:
+            options = OptionsRequest.from_dict(_options)
+
+        analyze_upload_request = cls(
+            file=file,
+            prompt=prompt,
+            provider=provider,
+            model=model,
+            media_type=media_type,
+            callback_url=callback_url,
+            options=options,
+        )
+
+        analyze_upload_request.additional_properties = d
+        return analyze_upload_request
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
