@@ -18,6 +18,13 @@ from rest_framework import serializers
 from analysis.api.frames import FrameSerializer, frames_of
 from analysis.api.ocr import OcrSerializer, ocr_of
 from analysis.api.progress import PROGRESS_HELP, ProgressSerializer, progress_of
+from analysis.api.schema_fields import (
+    PROMPT_SCHEMA,
+    PROVIDER_SCHEMA,
+    RESOLUTION_PATTERN,
+    UPLOAD_SCHEMA,
+    URL_PATTERN,
+)
 from analysis.api.transcript import TranscriptSerializer, transcript_of
 from analysis.models import AnalysisRequest, AnalysisResult, MediaType
 
@@ -42,28 +49,9 @@ class SafeCharField(serializers.CharField):
         return value
 
 
-@extend_schema_field({"type": "string", "minLength": 1})
+@extend_schema_field(PROMPT_SCHEMA)
 class RequiredTextField(SafeCharField):
     """Blank is refused by the service (with its own code); the schema says so."""
-
-
-# What the URL guard (analysis.ingest.url_guard.validate_url) accepts as syntax, so a
-# schema-valid URL is never refused for its form: http(s), a host name (labels of
-# letters, digits, "_" and "-", not starting or ending with "-") or an IPv4 or
-# bracketed IPv6 address, a port from 1 to 65535, no user:pass@, no control
-# characters. Whether the address may be fetched (public, resolvable) is known only
-# when the host is resolved: a 400 naming url_private_address or url_unresolvable.
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-_H16 = r"[0-9A-Fa-f]{1,4}"
-_IPV6 = (
-    r"(?:(?:H:){7}H|(?:H:){1,7}:|(?:H:){1,6}:H|(?:H:){1,5}(?::H){1,2}|(?:H:){1,4}(?::H){1,3}"
-    r"|(?:H:){1,3}(?::H){1,4}|(?:H:){1,2}(?::H){1,5}|H:(?::H){1,6}|:(?:(?::H){1,7}|:))"
-).replace("H", _H16)
-_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-URL_PATTERN = (
-    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:{_LABEL}(?:\.{_LABEL})*\.?|\[{_IPV6}\])(?::{_PORT})?"
-    r"(?:[/?#][^\u0000-\u001f\u007f]*)?$"
-)
 
 
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": 8192, "pattern": URL_PATTERN})
@@ -71,11 +59,14 @@ class MediaUrlField(SafeCharField):
     """An http(s) URL; everything else about it is checked by the URL guard."""
 
 
-# parse_resolution's rule as a pattern: 320 to 7680 wide, 240 to 4320 high.
-RESOLUTION_PATTERN = (
-    r"^(?:3[2-9][0-9]|[4-9][0-9]{2}|[1-6][0-9]{3}|7[0-5][0-9]{2}|76[0-7][0-9]|7680)"
-    r"x(?:2[4-9][0-9]|[3-9][0-9]{2}|[1-3][0-9]{3}|4[0-2][0-9]{2}|43[01][0-9]|4320)$"
-)
+@extend_schema_field(UPLOAD_SCHEMA)
+class UploadField(serializers.FileField):
+    """The media file of an upload: not empty."""
+
+
+@extend_schema_field(PROVIDER_SCHEMA)
+class ProviderField(SafeCharField):
+    """A provider's name; whether it is configured is checked by the service."""
 
 
 class OptionsSerializer(serializers.Serializer):
@@ -143,7 +134,7 @@ class AnalyzeSerializer(serializers.Serializer):
         help_text="http(s) URL of the media; public addresses only.",
     )
     prompt = RequiredTextField(trim_whitespace=False, help_text=PROMPT_HELP)
-    provider = SafeCharField(
+    provider = ProviderField(
         required=False, allow_null=True, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
     model = SafeCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
@@ -157,9 +148,9 @@ class AnalyzeSerializer(serializers.Serializer):
 class AnalyzeUploadSerializer(serializers.Serializer):
     """A multipart submission: the media as ``file``; ``options`` as a JSON text."""
 
-    file = serializers.FileField(allow_empty_file=False, use_url=False)
+    file = UploadField(allow_empty_file=False, use_url=False)
     prompt = RequiredTextField(trim_whitespace=False, help_text=PROMPT_HELP)
-    provider = SafeCharField(
+    provider = ProviderField(
         required=False, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
     model = SafeCharField(required=False, allow_blank=True, max_length=100)

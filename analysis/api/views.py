@@ -8,6 +8,7 @@ Retry-After before any byte of an upload is read.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
@@ -172,9 +173,10 @@ def parse_frame_index(value: str) -> int:
     return int(value)
 
 
-def refuse_repeated_fields(form) -> None:
-    """A form field given twice is ambiguous (Django would keep the last): refuse it."""
-    for name in form:
+def refuse_repeated_fields(form, fields: Iterable[str]) -> None:
+    """A field given twice is ambiguous (Django would keep the last): refuse it.
+    Fields the form does not read are ignored, given once or twice."""
+    for name in fields:
         if len(form.getlist(name)) > 1:
             raise ApiError(
                 400, f"invalid_{name}"[:60], f"{name} was given more than once.", field=name
@@ -257,7 +259,7 @@ class MediaViewSet(viewsets.GenericViewSet):
         if is_upload:
             use_upload_handler(request._request)
         if is_upload:
-            refuse_repeated_fields(request.data)
+            refuse_repeated_fields(request.data, AnalyzeUploadSerializer().fields)
         serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(
             data=request.data
         )

@@ -59,10 +59,12 @@ SPECTACULAR_SETTINGS = {
         "MediaTypeEnum": "analysis.models.MediaType",
         "AnalysisStatusEnum": "analysis.models.AnalysisStatus",
     },
-    # The default hook (enums as components) and OpenAPI links between operations.
+    # The default hook (enums as components), OpenAPI links between operations, and
+    # objects closed where the service refuses unknown keys.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "analysis.api.schema_links.add_links",
+        "analysis.api.schema_closed.close_objects",
     ],
 }
 # Token lookups are cached in Redis: trusted this long, then checked again...

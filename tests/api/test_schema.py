@@ -141,7 +141,7 @@ def test_the_url_pattern_is_the_url_guards_syntax():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from analysis.api.serializers import URL_PATTERN
+    from analysis.api.schema_fields import URL_PATTERN
     from analysis.ingest.url_guard import validate_url
 
     pattern = re.compile(URL_PATTERN)

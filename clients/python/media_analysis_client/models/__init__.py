@@ -13,6 +13,7 @@ from .batch_counts import BatchCounts
 from .batch_item import BatchItem
 from .batch_status_enum import BatchStatusEnum
 from .batch_submit_docs_request import BatchSubmitDocsRequest
+from .blank_enum import BlankEnum
 from .callback_secret import CallbackSecret
 from .contact_sheet import ContactSheet
 from .endpoint_secret import EndpointSecret
@@ -36,6 +37,7 @@ from .options_response_schema import OptionsResponseSchema
 from .paginated_history_item_list import PaginatedHistoryItemList
 from .patched_webhook_endpoint_changes_request import PatchedWebhookEndpointChangesRequest
 from .progress import Progress
+from .provider_enum import ProviderEnum
 from .result import Result
 from .stage_enum import StageEnum
 from .status import Status
@@ -59,6 +61,7 @@ __all__ = (
     "BatchItem",
     "BatchStatusEnum",
     "BatchSubmitDocsRequest",
+    "BlankEnum",
     "CallbackSecret",
     "ContactSheet",
     "EndpointSecret",
@@ -82,6 +85,7 @@ __all__ = (
     "PaginatedHistoryItemList",
     "PatchedWebhookEndpointChangesRequest",
     "Progress",
+    "ProviderEnum",
     "Result",
     "StageEnum",
     "Status",

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.blank_enum import BlankEnum
 from ..models.media_type_enum import MediaTypeEnum
+from ..models.provider_enum import ProviderEnum
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -24,8 +26,8 @@ class AnalyzeRequest:
         media_url (str): http(s) URL of the media; public addresses only.
         prompt (str): What to ask about the media. Required, not blank, at most MEDIA_ANALYSIS_MAX_PROMPT_CHARS
             characters (10000 by default).
-        provider (None | str | Unset): A configured provider (builtin, openrouter, novita, openai, gemini); the default
-            one when omitted.
+        provider (BlankEnum | None | ProviderEnum | Unset): A configured provider (builtin, openrouter, novita, openai,
+            gemini); the default one when omitted.
         model (None | str | Unset):
         media_type (MediaTypeEnum | Unset): * `video` - Video
             * `audio` - Audio
@@ -39,7 +41,7 @@ class AnalyzeRequest:
 
     media_url: str
     prompt: str
-    provider: None | str | Unset = UNSET
+    provider: BlankEnum | None | ProviderEnum | Unset = UNSET
     model: None | str | Unset = UNSET
     media_type: MediaTypeEnum | Unset = UNSET
     options: None | OptionsRequest | Unset = UNSET
@@ -56,6 +58,10 @@ class AnalyzeRequest:
         provider: None | str | Unset
         if isinstance(self.provider, Unset):
             provider = UNSET
+        elif isinstance(self.provider, ProviderEnum):
+            provider = self.provider.value
+        elif isinstance(self.provider, BlankEnum):
+            provider = self.provider.value
         else:
             provider = self.provider
 
@@ -113,12 +119,28 @@ class AnalyzeRequest:
 
         prompt = d.pop("prompt")
 
-        def _parse_provider(data: object) -> None | str | Unset:
+        def _parse_provider(data: object) -> BlankEnum | None | ProviderEnum | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                provider_type_0 = ProviderEnum(data)
+
+                return provider_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                provider_type_1 = BlankEnum(data)
+
+                return provider_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(BlankEnum | None | ProviderEnum | Unset, data)
 
         provider = _parse_provider(d.pop("provider", UNSET))
 

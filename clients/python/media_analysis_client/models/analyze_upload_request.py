@@ -3,13 +3,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from .. import types
+from ..models.blank_enum import BlankEnum
 from ..models.media_type_enum import MediaTypeEnum
+from ..models.provider_enum import ProviderEnum
 from ..types import UNSET, File, Unset
 
 if TYPE_CHECKING:
@@ -27,8 +29,8 @@ class AnalyzeUploadRequest:
         file (File):
         prompt (str): What to ask about the media. Required, not blank, at most MEDIA_ANALYSIS_MAX_PROMPT_CHARS
             characters (10000 by default).
-        provider (str | Unset): A configured provider (builtin, openrouter, novita, openai, gemini); the default one
-            when omitted.
+        provider (BlankEnum | ProviderEnum | Unset): A configured provider (builtin, openrouter, novita, openai,
+            gemini); the default one when omitted.
         model (str | Unset):
         media_type (MediaTypeEnum | Unset): * `video` - Video
             * `audio` - Audio
@@ -43,7 +45,7 @@ class AnalyzeUploadRequest:
 
     file: File
     prompt: str
-    provider: str | Unset = UNSET
+    provider: BlankEnum | ProviderEnum | Unset = UNSET
     model: str | Unset = UNSET
     media_type: MediaTypeEnum | Unset = UNSET
     callback_url: str | Unset = UNSET
@@ -55,9 +57,19 @@ class AnalyzeUploadRequest:
 
         prompt = self.prompt
 
-        provider = self.provider
+        provider: str | Unset
+        if isinstance(self.provider, Unset):
+            provider = UNSET
+        elif isinstance(self.provider, ProviderEnum):
+            provider = self.provider.value
+        else:
+            provider = self.provider.value
 
-        model = self.model
+        model: str | Unset
+        if isinstance(self.model, Unset):
+            model = UNSET
+        else:
+            model = self.model
 
         media_type: str | Unset = UNSET
         if not isinstance(self.media_type, Unset):
@@ -98,10 +110,14 @@ class AnalyzeUploadRequest:
         files.append(("prompt", (None, str(self.prompt).encode(), "text/plain")))
 
         if not isinstance(self.provider, Unset):
-            files.append(("provider", (None, str(self.provider).encode(), "text/plain")))
+            if isinstance(self.provider, ProviderEnum):
+                files.append(("provider", (None, str(self.provider.value).encode(), "text/plain")))
+            else:
+                files.append(("provider", (None, str(self.provider.value).encode(), "text/plain")))
 
         if not isinstance(self.model, Unset):
-            files.append(("model", (None, str(self.model).encode(), "text/plain")))
+            if isinstance(self.model, str):
+                files.append(("model", (None, str(self.model).encode(), "text/plain")))
 
         if not isinstance(self.media_type, Unset):
             files.append(("media_type", (None, str(self.media_type.value).encode(), "text/plain")))
@@ -126,9 +142,31 @@ class AnalyzeUploadRequest:
 
         prompt = d.pop("prompt")
 
-        provider = d.pop("provider", UNSET)
+        def _parse_provider(data: object) -> BlankEnum | ProviderEnum | Unset:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                provider_type_0 = ProviderEnum(data)
 
-        model = d.pop("model", UNSET)
+                return provider_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, str):
+                raise TypeError()
+            provider_type_1 = BlankEnum(data)
+
+            return provider_type_1
+
+        provider = _parse_provider(d.pop("provider", UNSET))
+
+        def _parse_model(data: object) -> str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(str | Unset, data)
+
+        model = _parse_model(d.pop("model", UNSET))
 
         _media_type = d.pop("media_type", UNSET)
         media_type: MediaTypeEnum | Unset

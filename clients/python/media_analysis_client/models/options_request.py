@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
@@ -42,7 +41,6 @@ class OptionsRequest:
     ocr: bool | Unset = UNSET
     response_schema: OptionsRequestResponseSchema | Unset = UNSET
     transcribe: bool | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         frames = self.frames
@@ -62,7 +60,7 @@ class OptionsRequest:
         transcribe = self.transcribe
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if frames is not UNSET:
             field_dict["frames"] = frames
@@ -115,21 +113,4 @@ class OptionsRequest:
             transcribe=transcribe,
         )
 
-        options_request.additional_properties = d
         return options_request
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

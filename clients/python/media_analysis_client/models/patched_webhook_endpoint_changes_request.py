@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -40,7 +40,11 @@ class PatchedWebhookEndpointChangesRequest:
                 events_item = events_item_data.value
                 events.append(events_item)
 
-        description = self.description
+        description: str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
 
         enabled = self.enabled
 
@@ -72,7 +76,12 @@ class PatchedWebhookEndpointChangesRequest:
 
                 events.append(events_item)
 
-        description = d.pop("description", UNSET)
+        def _parse_description(data: object) -> str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(str | Unset, data)
+
+        description = _parse_description(d.pop("description", UNSET))
 
         enabled = d.pop("enabled", UNSET)
 
