@@ -157,3 +157,32 @@ def test_the_url_pattern_is_the_url_guards_syntax():
     for url in ("http://example.com", "HTTPS://a.b:8443/x?y#z", "http://[2001:db8::1]/v"):
         assert pattern.match(url), url
         validate_url(url)
+
+
+def test_the_prompt_and_resolution_patterns_are_their_rules():
+    import re
+
+    from django.conf import settings
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as examples
+    from hypothesis import strategies as st
+
+    from analysis.api.schema_fields import PROMPT_SCHEMA, RESOLUTION_PATTERN
+    from analysis.options import parse_resolution
+    from analysis.services import validate_prompt
+
+    prompt = re.compile(PROMPT_SCHEMA["pattern"])
+    assert PROMPT_SCHEMA["maxLength"] == settings.MEDIA_ANALYSIS_MAX_PROMPT_CHARS
+
+    @examples(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(PROMPT_SCHEMA["pattern"]).filter(lambda t: len(t) <= 10_000))
+    def admitted_is_valid(text):
+        validate_prompt(text)  # raises InvalidRequest on a refusal
+
+    admitted_is_valid()
+    for blank in ("", " ", "\t\n", "\u3000\u00a0", "\x1c", "a\x00b"):
+        assert not prompt.match(blank), repr(blank)
+    resolution = re.compile(RESOLUTION_PATTERN)
+    for size in range(100, 10_000):
+        for text in (f"{size}x1080", f"1920x{size}"):
+            assert bool(resolution.match(text)) == (parse_resolution(text) is not None), text
