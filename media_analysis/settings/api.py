@@ -59,12 +59,13 @@ SPECTACULAR_SETTINGS = {
         "MediaTypeEnum": "analysis.models.MediaType",
         "AnalysisStatusEnum": "analysis.models.AnalysisStatus",
     },
-    # The default hook (enums as components), OpenAPI links between operations, and
-    # objects closed where the service refuses unknown keys.
+    # The default hook (enums as components), OpenAPI links between operations,
+    # objects closed where the service refuses unknown keys, 413/415 for bodies.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "analysis.api.schema_links.add_links",
         "analysis.api.schema_closed.close_objects",
+        "analysis.api.schema_closed.document_body_refusals",
     ],
 }
 # Token lookups are cached in Redis: trusted this long, then checked again...

@@ -70,6 +70,12 @@ def test_every_operation_needs_a_token_and_documents_its_errors(schema):
                 path,
                 method,
             )
+            if "requestBody" in operation:  # any body may be too large or of a wrong type
+                assert {"413", "415"} <= set(operation["responses"]), (path, method)
+            for status, answer in operation["responses"].items():
+                if status.startswith(("4", "5")):  # the one error shape
+                    schema_of = answer["content"]["application/json"]["schema"]
+                    assert schema_of == {"$ref": "#/components/schemas/Error"}, (path, status)
 
 
 def test_swagger_ui_is_served_without_a_cdn(staff):
