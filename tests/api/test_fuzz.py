@@ -66,6 +66,7 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
             "TRANSCRIPTION_BASE_URL": "http://127.0.0.1:9/v1",
         },
     )
+    marker = tmp_path / "positive-check-ran"
     try:
         run = subprocess.run(
             [
@@ -94,7 +95,12 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
             ],
             capture_output=True,
             text=True,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(ROOT)},
+            env={
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": HOOKS,
+                "PYTHONPATH": str(ROOT),
+                "FUZZ_CHECK_MARKER": str(marker),
+            },
             cwd=ROOT,
             timeout=MAX_SECONDS + 90,
         )
@@ -106,6 +112,7 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
     assert run.returncode == 0, f"{summary}\n--- server log ---\n{server.log()[-4000:]}"
     assert "generated" in summary  # it ran cases
     assert "Internal Server Error" not in server.log()
+    assert marker.exists()  # the positive-data check of fuzz_hooks.py ran
     # The stateful phase ran and followed links: analyze -> status/retry/cancel/...
     assert "Stateful" in summary and "API Links:" in summary, summary
     covered = int(summary.split("API Links:")[1].split("covered")[0])
