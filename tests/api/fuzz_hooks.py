@@ -25,6 +25,15 @@ state, and only those:
 
 Any other refusal of schema-valid data fails as the built-in check fails it. A
 batch's 400 ``batch_invalid`` passes only if every item's problem is one of these.
+
+And one check in place of negative_data_rejection, correcting one false positive
+of schemathesis 4.32: to break a ``pattern`` its stateful phase appends "*" to a
+valid value (``violate_pattern``: "naive") and never checks the result, so a
+prompt "0" becomes "0*", which the prompt's pattern admits, and the API's 202 is
+reported as "schema-violating request accepted". A case whose every mutation is
+such an append that the pattern still admits (checked with schemathesis's own
+pattern validator) is not negative data and is skipped; every other case is
+judged by the built-in check.
 """
 
 from __future__ import annotations
@@ -35,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.core.jsonschema import matches_pattern
+from schemathesis.core.mutations import OperatorKind
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 URL_FIELDS = {"media_url", "callback_url", "url"}
 
@@ -80,3 +91,61 @@ def positive_data_acceptance_but_semantics(ctx, response, case) -> bool | None:
     if refused_for_state_not_shape(response.status_code, response.content):
         return None
     return positive_data_acceptance(ctx, response, case)
+
+
+def _follow(root: dict[str, Any], node: Any) -> dict[str, Any]:
+    for _ in range(10):
+        if not isinstance(node, dict):
+            return {}
+        if "$ref" in node:
+            target: Any = root
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            node = target
+        elif len(node.get("allOf", [])) == 1 and "properties" not in node:
+            node = node["allOf"][0]
+        else:
+            return node
+    return {}
+
+
+def _pattern_at(case, path: tuple) -> str | None:
+    root = case.operation.schema.raw_schema
+    content = case.operation.definition.raw.get("requestBody", {}).get("content", {})
+    node = _follow(root, content.get(case.media_type or "", {}).get("schema"))
+    for segment in path:
+        key = "items" if isinstance(segment, int) else "properties"
+        node = node.get(key, {})
+        node = _follow(root, node if isinstance(segment, int) else node.get(segment))
+    return node.get("pattern")
+
+
+def _mislabelled_negative(case) -> bool:
+    """Every mutation an appended "*" that the pattern still admits."""
+    mutations = getattr(getattr(case.meta, "phase", None), "data", None)
+    mutations = getattr(mutations, "mutations", ()) if mutations is not None else ()
+    if not mutations:
+        return False
+    for mutation in mutations:
+        new, old = mutation.new_value, mutation.original_value
+        if not (
+            mutation.operator == OperatorKind.VALUE_VIOLATOR
+            and mutation.keywords == ("pattern",)
+            and isinstance(new, str)
+            and isinstance(old, str)
+            and new == old + "*"
+        ):
+            return False
+        pattern = _pattern_at(case, tuple(mutation.path))
+        if pattern is None or not matches_pattern(pattern)(new):
+            return False
+    return True
+
+
+@schemathesis.check
+def negative_data_rejection_of_real_negatives(ctx, response, case) -> bool | None:
+    if os.environ.get(MARKER):
+        Path(os.environ[MARKER]).touch()
+    if case.meta is not None and _mislabelled_negative(case):
+        return None
+    return negative_data_rejection(ctx, response, case)

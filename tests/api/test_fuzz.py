@@ -3,8 +3,10 @@ every check and every phase (examples, coverage, fuzzing, and the stateful phase
 which follows the schema's links from the ids answers give), for a bounded time.
 No 500, no undocumented status or content type, no response that breaks its
 schema, no schema-invalid input accepted and no schema-valid input refused: the
-positive-data check is schemathesis's own with the three refusals no schema can
-state accepted, and nothing else (tests/api/fuzz_hooks.py says which and why)."""
+positive-data check is schemathesis's own with the refusals no schema can state
+accepted, and nothing else; the negative-data check is schemathesis's own, minus
+one false positive of its stateful phase (tests/api/fuzz_hooks.py says which and
+why)."""
 
 from __future__ import annotations
 
@@ -47,10 +49,11 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
         f"values = {json.dumps(ids)}\n\n"
         "[parameters]\n"
         '"path.id" = { dictionary = "request_ids", probability = 0.5 }\n\n'
-        # Every check (the default), positive-data acceptance as fuzz_hooks.py
-        # narrows it. In the file, not as --checks: the command line would
-        # override it.
-        "[checks.positive_data_acceptance]\nenabled = false\n"
+        # Every check (the default); positive- and negative-data checks as
+        # fuzz_hooks.py replaces them (the built-in checks, narrowed as it says).
+        # In the file, not as --checks: the command line would override it.
+        "[checks.positive_data_acceptance]\nenabled = false\n\n"
+        "[checks.negative_data_rejection]\nenabled = false\n"
     )
     server = start_gunicorn(
         tmp_path,
@@ -112,7 +115,7 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
     assert run.returncode == 0, f"{summary}\n--- server log ---\n{server.log()[-4000:]}"
     assert "generated" in summary  # it ran cases
     assert "Internal Server Error" not in server.log()
-    assert marker.exists()  # the positive-data check of fuzz_hooks.py ran
+    assert marker.exists()  # the checks of fuzz_hooks.py ran
     # The stateful phase ran and followed links: analyze -> status/retry/cancel/...
     assert "Stateful" in summary and "API Links:" in summary, summary
     covered = int(summary.split("API Links:")[1].split("covered")[0])
