@@ -7,7 +7,9 @@
   (``unknown_option``).
 * every operation that takes a body documents the two answers any body can get
   from the exception handler (analysis/api/exceptions.py): 413 ``request_too_large``
-  (over DATA_UPLOAD_MAX_MEMORY_SIZE) and 415 (a content type it does not parse)."""
+  (over DATA_UPLOAD_MAX_MEMORY_SIZE) and 415 (a content type it does not parse).
+* in a multipart form, an optional field sent empty is as if omitted (DRF reads
+  form input so): each such field also admits "" in the schema."""
 
 from __future__ import annotations
 
@@ -43,4 +45,29 @@ def document_body_refusals(
             responses = operation["responses"]
             for status, description in BODY_REFUSALS.items():
                 responses.setdefault(status, {"content": error, "description": description})
+    return result
+
+
+# Components sent as multipart/form-data.
+FORMS = ("AnalyzeUploadRequest",)
+_BLANK = {"type": "string", "maxLength": 0}
+
+
+def _admits_blank(schema: dict[str, Any]) -> bool:
+    return any(
+        option.get("maxLength") == 0 or "BlankEnum" in option.get("$ref", "")
+        for option in schema.get("oneOf", [])
+    )
+
+
+def blank_form_fields(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in FORMS:
+        form = schemas[name]
+        required = set(form.get("required", []))
+        for field, schema in form["properties"].items():
+            if field in required or _admits_blank(schema):
+                continue
+            notes = {key: schema.pop(key) for key in ("description",) if key in schema}
+            form["properties"][field] = {"oneOf": [schema, dict(_BLANK)], **notes}
     return result

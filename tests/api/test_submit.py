@@ -321,6 +321,14 @@ def test_a_field_given_twice_is_refused_and_one_the_form_does_not_read_is_ignore
     assert response.status_code == 202, response.content
 
 
+def test_an_empty_optional_form_field_is_as_if_omitted(alice):
+    # What the schema's multipart body says (analysis/api/schema_closed.py).
+    response = upload(alice, jpeg_bytes(), callback_url="", media_type="", options="")
+    assert response.status_code == 202, response.content
+    stored = AnalysisRequest.objects.get()
+    assert "callback_url" not in stored.metadata and stored.media_type != ""
+
+
 def test_an_empty_upload_is_refused(alice):
     response = upload(alice, b"")
     assert response.status_code == 400

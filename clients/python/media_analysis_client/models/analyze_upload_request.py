@@ -32,27 +32,24 @@ class AnalyzeUploadRequest:
         provider (BlankEnum | ProviderEnum | Unset): A configured provider (builtin, openrouter, novita, openai,
             gemini); the default one when omitted.
         model (str | Unset):
-        media_type (MediaTypeEnum | Unset): * `video` - Video
-            * `audio` - Audio
-            * `document` - Document
-            * `image` - Image
-            * `unknown` - Unknown
+        media_type (MediaTypeEnum | str | Unset):
         callback_url (str | Unset): http(s) URL told when the request completes, fails or is cancelled: a signed POST
             (Standard Webhooks) of its status JSON. Public addresses only (the media URL rule).
-        options (OptionsRequest | Unset): Schema of ``options`` (documentation only: unknown keys are refused by the
-            service).
+        options (OptionsRequest | str | Unset): A JSON object, e.g. {"grid": "3x3"}.
     """
 
     file: File
     prompt: str
     provider: BlankEnum | ProviderEnum | Unset = UNSET
     model: str | Unset = UNSET
-    media_type: MediaTypeEnum | Unset = UNSET
+    media_type: MediaTypeEnum | str | Unset = UNSET
     callback_url: str | Unset = UNSET
-    options: OptionsRequest | Unset = UNSET
+    options: OptionsRequest | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.options_request import OptionsRequest  # noqa: PLC0415
+
         file = self.file.to_tuple()
 
         prompt = self.prompt
@@ -71,15 +68,27 @@ class AnalyzeUploadRequest:
         else:
             model = self.model
 
-        media_type: str | Unset = UNSET
-        if not isinstance(self.media_type, Unset):
+        media_type: str | Unset
+        if isinstance(self.media_type, Unset):
+            media_type = UNSET
+        elif isinstance(self.media_type, MediaTypeEnum):
             media_type = self.media_type.value
+        else:
+            media_type = self.media_type
 
-        callback_url = self.callback_url
+        callback_url: str | Unset
+        if isinstance(self.callback_url, Unset):
+            callback_url = UNSET
+        else:
+            callback_url = self.callback_url
 
-        options: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.options, Unset):
+        options: dict[str, Any] | str | Unset
+        if isinstance(self.options, Unset):
+            options = UNSET
+        elif isinstance(self.options, OptionsRequest):
             options = self.options.to_dict()
+        else:
+            options = self.options
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -103,6 +112,8 @@ class AnalyzeUploadRequest:
         return field_dict
 
     def to_multipart(self) -> types.RequestFiles:
+        from ..models.options_request import OptionsRequest  # noqa: PLC0415
+
         files: types.RequestFiles = []
 
         files.append(("file", self.file.to_tuple()))
@@ -120,13 +131,20 @@ class AnalyzeUploadRequest:
                 files.append(("model", (None, str(self.model).encode(), "text/plain")))
 
         if not isinstance(self.media_type, Unset):
-            files.append(("media_type", (None, str(self.media_type.value).encode(), "text/plain")))
+            if isinstance(self.media_type, MediaTypeEnum):
+                files.append(("media_type", (None, str(self.media_type.value).encode(), "text/plain")))
+            else:
+                files.append(("media_type", (None, str(self.media_type).encode(), "text/plain")))
 
         if not isinstance(self.callback_url, Unset):
-            files.append(("callback_url", (None, str(self.callback_url).encode(), "text/plain")))
+            if isinstance(self.callback_url, str):
+                files.append(("callback_url", (None, str(self.callback_url).encode(), "text/plain")))
 
         if not isinstance(self.options, Unset):
-            files.append(("options", (None, json.dumps(self.options.to_dict()).encode(), "application/json")))
+            if isinstance(self.options, OptionsRequest):
+                files.append(("options", (None, json.dumps(self.options.to_dict()).encode(), "application/json")))
+            else:
+                files.append(("options", (None, str(self.options).encode(), "text/plain")))
 
         for prop_name, prop in self.additional_properties.items():
             files.append((prop_name, (None, str(prop).encode(), "text/plain")))
@@ -168,21 +186,42 @@ class AnalyzeUploadRequest:
 
         model = _parse_model(d.pop("model", UNSET))
 
-        _media_type = d.pop("media_type", UNSET)
-        media_type: MediaTypeEnum | Unset
-        if isinstance(_media_type, Unset):
-            media_type = UNSET
-        else:
-            media_type = MediaTypeEnum(_media_type)
+        def _parse_media_type(data: object) -> MediaTypeEnum | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                media_type_type_0 = MediaTypeEnum(data)
 
-        callback_url = d.pop("callback_url", UNSET)
+                return media_type_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(MediaTypeEnum | str | Unset, data)
 
-        _options = d.pop("options", UNSET)
-        options: OptionsRequest | Unset
-        if isinstance(_options, Unset):
-            options = UNSET
-        else:
-            options = OptionsRequest.from_dict(_options)
+        media_type = _parse_media_type(d.pop("media_type", UNSET))
+
+        def _parse_callback_url(data: object) -> str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(str | Unset, data)
+
+        callback_url = _parse_callback_url(d.pop("callback_url", UNSET))
+
+        def _parse_options(data: object) -> OptionsRequest | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                options_type_0 = OptionsRequest.from_dict(data)
+
+                return options_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(OptionsRequest | str | Unset, data)
+
+        options = _parse_options(d.pop("options", UNSET))
 
         analyze_upload_request = cls(
             file=file,
