@@ -2,7 +2,7 @@
 # PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset.
 PYTHON ?= python3
 
-.PHONY: run test lint format migrations check
+.PHONY: run test lint format migrations check client
 run:
 	$(PYTHON) dev.py run
 
@@ -21,3 +21,6 @@ migrations:
 check:
 	$(PYTHON) dev.py manage makemigrations --check --dry-run
 	$(PYTHON) dev.py manage check
+
+client:
+	$(PYTHON) dev.py client

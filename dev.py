@@ -4,6 +4,7 @@
     python3 dev.py run      # web (gunicorn) + Celery worker + beat on http://127.0.0.1:8000
     python3 dev.py test     # the whole test suite (extra arguments go to pytest)
     python3 dev.py manage … # any manage.py command with the same environment
+    python3 dev.py client   # regenerate the typed Python client in clients/python
 
 Each creates ``.venv`` and installs the pinned requirements when they changed.
 Where DATABASE_URL / REDIS_URL are not set it starts an embedded PostgreSQL and
@@ -33,6 +34,7 @@ REQUIREMENTS = {
     "run": ["requirements.txt", "requirements-embedded.txt"],
     "manage": ["requirements.txt", "requirements-embedded.txt"],
     "test": ["requirements.txt", "requirements-embedded.txt", "requirements-dev.txt"],
+    "client": ["requirements.txt", "requirements-embedded.txt", "requirements-dev.txt"],
 }
 INSIDE_FLAG = "MEDIA_ANALYSIS_DEV_INSIDE_VENV"
 # How long `run` waits for its children after Ctrl-C / SIGTERM before killing them.
@@ -242,6 +244,8 @@ def inside(command: str, args: list[str]) -> int:
             return run_service()
         if command == "test":
             return run_tests(args)
+        if command == "client":
+            return subprocess.run([sys.executable, "clients/generate.py"], cwd=ROOT).returncode
         return manage(*args, check=False).returncode
     finally:
         stop_embedded_servers(handles)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -34,6 +34,7 @@ OPTION_NAMES += ("ocr",)
 # The most one request may spend, in USD (analysis/costs/guard.py).
 OPTION_NAMES += ("max_cost_usd",)
 MAX_COST_LIMIT = Decimal("100000")
+MIN_COST = Decimal("0.000001")  # the cap's unit: a micro-dollar
 _GRID = re.compile(r"([1-9]|10)x([1-9]|10)")
 _RESOLUTION = re.compile(r"(\d{3,4})x(\d{3,4})")
 MIN_SIZE, MAX_SIZE = (320, 240), (7680, 4320)
@@ -214,8 +215,9 @@ def _parse_ocr(raw: dict[str, Any], stored: bool) -> bool | None:
 
 
 def _parse_max_cost(value: Any) -> Decimal | None:
-    """``options.max_cost_usd``: a positive amount of USD (a JSON number or a decimal
-    string), at most ``MAX_COST_LIMIT``, six decimals at most."""
+    """``options.max_cost_usd``: an amount of USD (a JSON number or a decimal string)
+    from ``MIN_COST`` to ``MAX_COST_LIMIT``, kept to the micro-dollar (rounded half
+    up: a float like 0.1 arrives as 0.1000000000000000055...)."""
     if value is None:
         return None
     amount = None
@@ -224,16 +226,11 @@ def _parse_max_cost(value: Any) -> Decimal | None:
             amount = Decimal(str(value).strip())
         except InvalidOperation:
             amount = None
-    if (
-        amount is None
-        or not amount.is_finite()
-        or not 0 < amount <= MAX_COST_LIMIT
-        or amount != amount.quantize(Decimal("0.000001"))
-    ):
+    if amount is None or not amount.is_finite() or not MIN_COST <= amount <= MAX_COST_LIMIT:
         raise InvalidRequest(
             "invalid_max_cost_usd",
-            f"max_cost_usd must be a positive amount of USD up to {MAX_COST_LIMIT}, "
-            "with at most 6 decimals (e.g. 0.05).",
+            f"max_cost_usd must be an amount of USD from {MIN_COST} to {MAX_COST_LIMIT} "
+            "(e.g. 0.05).",
             field="options.max_cost_usd",
         )
-    return amount
+    return amount.quantize(MIN_COST, rounding=ROUND_HALF_UP)

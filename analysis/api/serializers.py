@@ -19,6 +19,13 @@ from rest_framework import serializers
 from analysis.api.frames import FrameSerializer, frames_of
 from analysis.api.ocr import OcrSerializer, ocr_of
 from analysis.api.progress import PROGRESS_HELP, ProgressSerializer, progress_of
+from analysis.api.schema_fields import (
+    PROMPT_SCHEMA,
+    PROVIDER_SCHEMA,
+    RESOLUTION_PATTERN,
+    UPLOAD_SCHEMA,
+    URL_PATTERN,
+)
 from analysis.api.transcript import TranscriptSerializer, transcript_of
 from analysis.models import AnalysisRequest, AnalysisResult, MediaType
 
@@ -43,16 +50,24 @@ class SafeCharField(serializers.CharField):
         return value
 
 
-@extend_schema_field({"type": "string", "minLength": 1})
+@extend_schema_field(PROMPT_SCHEMA)
 class RequiredTextField(SafeCharField):
     """Blank is refused by the service (with its own code); the schema says so."""
 
 
-@extend_schema_field(
-    {"type": "string", "minLength": 1, "maxLength": 8192, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
-)
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 8192, "pattern": URL_PATTERN})
 class MediaUrlField(SafeCharField):
     """An http(s) URL; everything else about it is checked by the URL guard."""
+
+
+@extend_schema_field(UPLOAD_SCHEMA)
+class UploadField(serializers.FileField):
+    """The media file of an upload: not empty."""
+
+
+@extend_schema_field(PROVIDER_SCHEMA)
+class ProviderField(SafeCharField):
+    """A provider's name; whether it is configured is checked by the service."""
 
 
 class OptionsSerializer(serializers.Serializer):
@@ -60,7 +75,7 @@ class OptionsSerializer(serializers.Serializer):
 
     frames = serializers.IntegerField(required=False, min_value=1, max_value=100)
     grid = serializers.RegexField(r"^([1-9]|10)x([1-9]|10)$", required=False)
-    resolution = serializers.RegexField(r"^\d{3,4}x\d{3,4}$", required=False)
+    resolution = serializers.RegexField(RESOLUTION_PATTERN, required=False)
     force = serializers.BooleanField(required=False)
     ocr = serializers.BooleanField(
         required=False,
@@ -107,6 +122,12 @@ class OptionsField(serializers.DictField):
     """A JSON object passed to the service as is, so unknown keys are refused there."""
 
 
+@extend_schema_field(OptionsSerializer)
+class OptionsTextField(SafeCharField):
+    """``options`` in a multipart form: the object's JSON text, which is how OpenAPI
+    sends an object in a form part (application/json), so the schema gives the object."""
+
+
 PROMPT_HELP = (
     "What to ask about the media. Required, not blank, at most "
     "MEDIA_ANALYSIS_MAX_PROMPT_CHARS characters (10000 by default)."
@@ -127,7 +148,7 @@ class AnalyzeSerializer(serializers.Serializer):
         help_text="http(s) URL of the media; public addresses only.",
     )
     prompt = RequiredTextField(trim_whitespace=False, help_text=PROMPT_HELP)
-    provider = SafeCharField(
+    provider = ProviderField(
         required=False, allow_null=True, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
     model = SafeCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
@@ -141,15 +162,15 @@ class AnalyzeSerializer(serializers.Serializer):
 class AnalyzeUploadSerializer(serializers.Serializer):
     """A multipart submission: the media as ``file``; ``options`` as a JSON text."""
 
-    file = serializers.FileField(allow_empty_file=False, use_url=False)
+    file = UploadField(allow_empty_file=False, use_url=False)
     prompt = RequiredTextField(trim_whitespace=False, help_text=PROMPT_HELP)
-    provider = SafeCharField(
+    provider = ProviderField(
         required=False, allow_blank=True, max_length=50, help_text=PROVIDER_HELP
     )
     model = SafeCharField(required=False, allow_blank=True, max_length=100)
     media_type = serializers.ChoiceField(choices=MediaType.choices, required=False)
     callback_url = MediaUrlField(required=False, max_length=8192, help_text=CALLBACK_HELP)
-    options = SafeCharField(
+    options = OptionsTextField(
         required=False,
         allow_blank=True,
         # Room for a 16 KB response schema, pretty-printed; its own limit is checked

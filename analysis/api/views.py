@@ -8,6 +8,7 @@ Retry-After before any byte of an upload is read.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
@@ -27,6 +28,7 @@ from analysis.api.authentication import HashedTokenAuthentication
 from analysis.api.error_serializers import ErrorSerializer
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
+from analysis.api.history_schema import HISTORY_PARAMETERS
 from analysis.api.serializers import (
     HISTORY_COLUMNS,
     AcceptedSerializer,
@@ -117,9 +119,10 @@ def parse_frame_index(value: str) -> int:
     return int(value)
 
 
-def refuse_repeated_fields(form) -> None:
-    """A form field given twice is ambiguous (Django would keep the last): refuse it."""
-    for name in form:
+def refuse_repeated_fields(form, fields: Iterable[str]) -> None:
+    """A field given twice is ambiguous (Django would keep the last): refuse it.
+    Fields the form does not read are ignored, given once or twice."""
+    for name in fields:
         if len(form.getlist(name)) > 1:
             raise ApiError(
                 400, f"invalid_{name}"[:60], f"{name} was given more than once.", field=name
@@ -132,7 +135,7 @@ def read_submission(request) -> tuple[dict[str, Any], Any]:
     is_upload = (request.content_type or "").startswith("multipart/form-data")
     if is_upload:
         use_upload_handler(request._request)
-        refuse_repeated_fields(request.data)
+        refuse_repeated_fields(request.data, AnalyzeUploadSerializer().fields)
     serializer = (AnalyzeUploadSerializer if is_upload else AnalyzeSerializer)(data=request.data)
     serializer.is_valid(raise_exception=True)
     fields = dict(serializer.validated_data)
@@ -334,7 +337,11 @@ class MediaViewSet(viewsets.GenericViewSet):
         parameters=[
             ID_PARAMETER,
             OpenApiParameter(
-                "index", OpenApiTypes.INT, OpenApiParameter.PATH, description="1 for the first."
+                "index",
+                # As parse_frame_index reads it: at most six digits.
+                {"type": "integer", "minimum": 1, "maximum": 999_999},
+                OpenApiParameter.PATH,
+                description="1 for the first.",
             ),
         ],
         responses={
@@ -393,6 +400,7 @@ class MediaViewSet(viewsets.GenericViewSet):
     # ----------------------------------------------------------------- history
     @extend_schema(
         summary="Your requests, newest first, filtered and paginated",
+        parameters=HISTORY_PARAMETERS,
         responses={200: HistoryItemSerializer(many=True), **_error(400, 401, 404, 406, 429, 503)},
     )
     def history(self, request):

@@ -83,6 +83,14 @@ def check_schema(schema: Any) -> dict[str, Any]:
             "response_schema must be a JSON object holding a JSON Schema.",
             field=FIELD,
         )
+    if not _storable(schema):
+        # PostgreSQL's jsonb holds no NUL and UTF-8 no lone surrogate: refused here,
+        # not a 500 when the request is stored.
+        raise InvalidRequest(
+            INVALID_RESPONSE_SCHEMA,
+            "response_schema must be valid text without NUL characters.",
+            field=FIELD,
+        )
     size = serialized_size(schema)
     if size > MAX_SCHEMA_BYTES:
         raise InvalidRequest(
@@ -112,6 +120,23 @@ def check_schema(schema: Any) -> dict[str, Any]:
         ) from None
     _check_references(schema)
     return schema
+
+
+def _storable(node: Any) -> bool:
+    """Whether every key and text in ``node`` is text PostgreSQL can store."""
+    if isinstance(node, str):
+        if "\x00" in node:
+            return False
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(node, dict):
+        return all(_storable(key) and _storable(value) for key, value in node.items())
+    if isinstance(node, list):
+        return all(_storable(item) for item in node)
+    return True
 
 
 def validator_class(schema: Mapping[str, Any]) -> type:

@@ -60,6 +60,16 @@ SPECTACULAR_SETTINGS = {
         "MediaTypeEnum": "analysis.models.MediaType",
         "AnalysisStatusEnum": "analysis.models.AnalysisStatus",
     },
+    # The default hook (enums as components), OpenAPI links between operations,
+    # objects closed where the service refuses unknown keys, 413/415 for bodies,
+    # empty optional form fields (omitted, as DRF reads forms).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "analysis.api.schema_links.add_links",
+        "analysis.api.schema_closed.close_objects",
+        "analysis.api.schema_closed.document_body_refusals",
+        "analysis.api.schema_closed.blank_form_fields",
+    ],
 }
 # Token lookups are cached in Redis: trusted this long, then checked again...
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 60, minimum=1, maximum=3600)

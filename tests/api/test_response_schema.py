@@ -61,6 +61,10 @@ BAD_SCHEMAS = [
         id="unknown-dialect",
     ),
     pytest.param(
+        {"type": "object", "description": "a\x00b"}, "invalid_response_schema", "NUL", id="nul"
+    ),
+    pytest.param({"a\x00": {}}, "invalid_response_schema", "NUL", id="nul-in-a-key"),
+    pytest.param(
         {"type": "object", "description": "x" * (16 * 1024)},
         "response_schema_too_large",
         "16 KB",

@@ -304,6 +304,31 @@ def test_multipart_without_a_file_or_with_bad_options(alice):
     assert AnalysisRequest.objects.count() == 0
 
 
+def test_a_field_given_twice_is_refused_and_one_the_form_does_not_read_is_ignored(alice):
+    twice = alice.client.post(
+        ANALYZE,
+        {
+            "file": SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg"),
+            "prompt": ["one", "two"],
+        },
+        format="multipart",
+    )
+    assert twice.status_code == 400
+    assert error_of(twice)["code"] == "invalid_prompt" and error_of(twice)["field"] == "prompt"
+    assert AnalysisRequest.objects.count() == 0
+    # An extra field, given once or twice, is ignored as in a JSON body.
+    response = upload(alice, jpeg_bytes(), note=["a", "b"])
+    assert response.status_code == 202, response.content
+
+
+def test_an_empty_optional_form_field_is_as_if_omitted(alice):
+    # What the schema's multipart body says (analysis/api/schema_closed.py).
+    response = upload(alice, jpeg_bytes(), callback_url="", media_type="", options="")
+    assert response.status_code == 202, response.content
+    stored = AnalysisRequest.objects.get()
+    assert "callback_url" not in stored.metadata and stored.media_type != ""
+
+
 def test_an_empty_upload_is_refused(alice):
     response = upload(alice, b"")
     assert response.status_code == 400

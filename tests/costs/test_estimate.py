@@ -233,3 +233,28 @@ def test_a_multipart_body_with_bad_options_is_refused(alice, photo):
 def test_an_estimate_needs_a_token(client):
     response = client.post("/api/media/estimate", {}, content_type="application/json")
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        (29031.186795527206, "29031.186796"),  # any number the schema allows, to the µ$
+        (0.1, "0.100000"),
+        ("0.05", "0.050000"),
+        (100000, "100000.000000"),
+    ],
+)
+def test_max_cost_usd_is_kept_to_the_micro_dollar(given, kept):
+    from analysis.options import AnalysisOptions
+
+    assert AnalysisOptions.parse({"max_cost_usd": given}).as_dict()["max_cost_usd"] == kept
+
+
+@pytest.mark.parametrize("given", [0.0000001, 0, -1, 100000.5, "nan", True])
+def test_max_cost_usd_outside_the_schemas_range_is_refused(given):
+    from analysis.options import AnalysisOptions
+    from media_analysis.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as refused:
+        AnalysisOptions.parse({"max_cost_usd": given})
+    assert refused.value.field == "options.max_cost_usd"
