@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 # Unix socket paths are limited to about 107 bytes.
 _MAX_SOCKET_PATH = 100
@@ -59,7 +60,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
         if self.port:
             return f"redis://{auth}127.0.0.1:{self.port}/0"
         return f"unix://{auth}{self.socket_path}?db=0"
@@ -113,7 +114,9 @@ class RedisServer:
                 with socket.socket(socket.AF_UNIX) as probe:
                     probe.connect(str(self.socket_path))
                     if self.password:
-                        probe.sendall(f"AUTH {self.password}\r\n".encode())
+                        # The protocol's array form: a password may hold spaces.
+                        secret = self.password.encode()
+                        probe.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret))
                         probe.recv(64)
                     probe.sendall(b"PING\r\n")
                     if probe.recv(16).startswith(b"+PONG"):

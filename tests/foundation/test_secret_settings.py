@@ -19,7 +19,7 @@ from tests.api.fault_servers import OwnPostgres
 from tests.conftest import run_manage
 
 HARD = "p@ss:w/rd% with spaces#?&="  # every character a URL would need encoded
-REDIS_HARD = "r3d@is:/%#?&="  # redis-server's inline AUTH in its start probe: no spaces
+REDIS_HARD = "r3d@is:/% with spaces#?&="
 
 
 @pytest.fixture
