@@ -147,7 +147,7 @@ class AnalysisOptions:
         if options["max_cost_usd"] is None:
             del options["max_cost_usd"]
         else:  # kept as text in JSON: an exact decimal, not a float
-            options["max_cost_usd"] = format(options["max_cost_usd"], "f")
+            options["max_cost_usd"] = format(options["max_cost_usd"].normalize(), "f")
         return options
 
     def processing(self) -> ProcessingOptions:

@@ -239,9 +239,10 @@ def test_an_estimate_needs_a_token(client):
     ("given", "kept"),
     [
         (29031.186795527206, "29031.186796"),  # any number the schema allows, to the µ$
-        (0.1, "0.100000"),
-        ("0.05", "0.050000"),
-        (100000, "100000.000000"),
+        (0.1, "0.1"),
+        ("0.05", "0.05"),
+        (0.0000015, "0.000002"),
+        (100000, "100000"),
     ],
 )
 def test_max_cost_usd_is_kept_to_the_micro_dollar(given, kept):
