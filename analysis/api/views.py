@@ -29,15 +29,13 @@ from analysis.api.error_serializers import ErrorSerializer
 from analysis.api.exceptions import ApiError, not_found
 from analysis.api.filters import HistoryFilter, HistoryPagination
 from analysis.api.history_schema import HISTORY_PARAMETERS
+from analysis.api.history_serializers import HISTORY_COLUMNS, HistoryItemSerializer, history_items
 from analysis.api.serializers import (
-    HISTORY_COLUMNS,
     AcceptedSerializer,
     AnalyzeSerializer,
     AnalyzeUploadSerializer,
     AuditTrailSerializer,
-    HistoryItemSerializer,
     StatusSerializer,
-    history_items,
     status_path,
 )
 from analysis.api.status_poll import DATA_SOURCE_HEADER, prefetch_for

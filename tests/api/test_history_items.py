@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from analysis.api.serializers import HISTORY_COLUMNS, HistoryItemSerializer, history_items
+from analysis.api.history_serializers import HISTORY_COLUMNS, HistoryItemSerializer, history_items
 from analysis.models import AnalysisRequest
 from tests.api.conftest import make_request
 from tests.api.test_history import HISTORY
