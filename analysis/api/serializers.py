@@ -358,7 +358,11 @@ class StatusSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OptionsSerializer)
     def get_options(self, request: AnalysisRequest) -> dict[str, Any]:
-        return (request.metadata or {}).get("options") or {}
+        options = dict((request.metadata or {}).get("options") or {})
+        if options.get("max_cost_usd") is not None:
+            # Stored as exact text; a number in the answer, as the schema says.
+            options["max_cost_usd"] = Decimal(options["max_cost_usd"])
+        return options
 
     @extend_schema_field(ErrorInfoSerializer(allow_null=True))
     def get_error(self, request: AnalysisRequest) -> dict[str, str] | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -47,8 +48,6 @@ EVENT_BY_STATE = {
 # Waits up to this long go to the broker as a countdown; longer ones wait in the
 # table for beat (a Redis broker redelivers messages held past its visibility timeout).
 COUNTDOWN_MAX_SECONDS = 300
-# How long a published message is trusted to arrive before beat publishes it again.
-QUEUE_GRACE = timedelta(seconds=60)
 SWEEP_BATCH = 200
 
 
@@ -161,7 +160,8 @@ def publish(delivery_ids: Iterable[uuid.UUID], *, countdown: float = 0) -> int:
             break
         sent.append(delivery_id)
     if sent:
-        until = timezone.now() + timedelta(seconds=countdown) + QUEUE_GRACE
+        grace = timedelta(seconds=settings.WEBHOOK_REQUEUE_GRACE_SECONDS)
+        until = timezone.now() + timedelta(seconds=countdown) + grace
         WebhookDelivery.objects.filter(pk__in=sent).update(queued_until=until)
     return len(sent)
 

@@ -275,6 +275,12 @@ WEBHOOK_MAX_ENDPOINTS_PER_USER = env_int(
 WEBHOOK_DISPATCH_EVERY_SECONDS = env_int(
     "WEBHOOK_DISPATCH_EVERY_SECONDS", 10, minimum=1, maximum=3600
 )
+# How long a published delivery message is trusted to arrive before beat publishes
+# it again (a message lost with a killed worker, or a broker restarted without its
+# data). Shorter: quicker recovery, more harmless duplicate messages under a backlog.
+WEBHOOK_REQUEUE_GRACE_SECONDS = env_int(
+    "WEBHOOK_REQUEUE_GRACE_SECONDS", 60, minimum=5, maximum=3600
+)
 CELERY_BEAT_SCHEDULE["webhooks-dispatch"] = {
     "task": "analysis.webhooks.tasks.dispatch_due_webhooks",
     "schedule": WEBHOOK_DISPATCH_EVERY_SECONDS,

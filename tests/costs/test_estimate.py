@@ -259,3 +259,18 @@ def test_max_cost_usd_outside_the_schemas_range_is_refused(given):
     with pytest.raises(InvalidRequest) as refused:
         AnalysisOptions.parse({"max_cost_usd": given})
     assert refused.value.field == "options.max_cost_usd"
+
+
+def test_the_status_shows_max_cost_usd_as_the_number_the_schema_says(alice):
+    submitted = alice.client.post(
+        "/api/media/analyze",
+        {
+            "media_url": "http://93.184.216.34/a.jpg",
+            "prompt": "?",
+            "options": {"max_cost_usd": 39980.61961},
+        },
+        format="json",
+    )
+    assert submitted.status_code == 202, submitted.content
+    status = alice.client.get(submitted.json()["links"]["status"])
+    assert status.json()["options"]["max_cost_usd"] == 39980.61961
