@@ -66,4 +66,11 @@ HISTORY_PARAMETERS = [
     _history_parameter("provider", _TEXT, "Only this provider."),
     _history_parameter("model_used", _TEXT, "Only this model."),
     _history_parameter("search", _TEXT, "Text in the prompt or the file name."),
+    _history_parameter(
+        "q",
+        _TEXT,
+        "Full-text search of prompts, results, transcripts and text read from pictures "
+        '(web search syntax: "a phrase", or, -word); ranked, newest first among equals. '
+        "Only stop words or punctuation: 400.",
+    ),
 ]
