@@ -158,7 +158,10 @@ def _insert_sql(owner_ids: list[int]) -> str:
         CASE WHEN status = 'deleted' THEN created_at + interval '1 day' END,
         owner_id,
         provider
-    FROM drawn
+    -- In the order a live service writes them: a request's row is appended when it
+    -- is submitted, so the table's pages follow created_at. Rows written in random
+    -- order would make every step of a newest-first walk a random page read.
+    FROM drawn ORDER BY created_at
     """  # noqa: S608 (constants and integers only, see above)
 
 
