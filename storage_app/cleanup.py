@@ -1,7 +1,7 @@
 """Retention cleanup: the one code path behind the beat task and
 ``manage.py cleanup_storage``.
 
-Under ``.cleanup.lock`` it:
+Under the storage lock (``locking.py``) it:
 1. deletes the files of expired ``media_files`` rows and sets their ``deleted_at``
    (rows are kept), in keyset-paginated batches so 100,000 expired rows never sit
    in memory together;

@@ -6,7 +6,7 @@ Both directions are checked, with full relative paths in the report:
 - disk -> rows: every file in the dated folders must be known to a live row.
   Files younger than the grace period are skipped: a write whose row has not yet
   committed is not an orphan. ``temp/`` and ``.tmp-*`` partial writes are not indexed.
-The run takes ``.cleanup.lock`` so it never races a cleanup.
+The run takes the storage lock (``locking.py``) so it never races a cleanup.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Order matters for consistency while the service runs:
 
-1. take ``.cleanup.lock`` (waiting for a running cleanup to finish), so no file
+1. take the storage lock (waiting for a running cleanup to finish), so no file
    the snapshot references can be deleted until it has been copied;
 2. open the snapshot: row counts, migrations, prelude, the live file rows and
    ``pg_dump --snapshot`` all see one instant;
