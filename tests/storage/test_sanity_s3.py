@@ -84,7 +84,7 @@ def test_every_kind_of_problem_is_found_with_its_key(planted):
     assert paths(report.orphan_files) == {planted["orphan"]}
     assert report.orphan_files.items[0]["size_bytes"] == len(b"nobody")
     assert report.rows_checked == 7
-    assert report.files_checked == 7  # every object listed (the missing one is not there)
+    assert report.files_checked == 6  # every object listed: not the missing one, not the local file
     assert report.problem_count == 7
 
 
