@@ -1,7 +1,7 @@
 """Retention cleanup: the one code path behind the beat task and
 ``manage.py cleanup_storage``.
 
-Under ``.cleanup.lock`` it:
+Under the storage lock (``locking.py``) it:
 1. deletes the files of expired ``media_files`` rows and sets their ``deleted_at``
    (rows are kept), in keyset-paginated batches so 100,000 expired rows never sit
    in memory together;
@@ -9,6 +9,10 @@ Under ``.cleanup.lock`` it:
    retention; the deletion is recorded in the row's metadata);
 3. sweeps the dated folders (``sweep.py``): row-less files in folders past
    retention, stale partial writes, empty folders; and ``temp/`` entries past 24 h.
+   On the object store the dated categories are swept by key prefix instead
+   (``sweep_objects.py``); ``temp/`` stays on local disk and is swept as ever.
+A row's bytes are deleted where the row says they are (``locations.py``): an
+``s3://`` row's object through the backend, any other row's file on disk.
 Every deletion is counted per category, logged, and printed by the command.
 """
 
@@ -27,6 +31,7 @@ from django.utils import timezone
 
 from audit.recording import audited_update
 from storage_app import sweep
+from storage_app.backends import get_backend
 from storage_app.disk import measure_disk
 from storage_app.layout import (
     Category,
@@ -36,6 +41,7 @@ from storage_app.layout import (
     retention_for,
     storage_root,
 )
+from storage_app.locations import is_object_row, object_info, object_key_of_row
 from storage_app.locking import storage_lock
 from storage_app.models import ContactSheet, MediaFile
 from storage_app.report import CleanupReport
@@ -126,11 +132,12 @@ def _batches(queryset: QuerySet, order_field: str, fields: list[str], size: int)
 
 
 def _delete_row_file(report: CleanupReport, row: dict, category: str) -> bool:
-    """Delete (or in a dry run, measure) one row's file. False if the row's path is
-    unsafe, in which case the row is left alone and counted as an error."""
+    """Delete (or in a dry run, measure) one row's file or object. False if the
+    row's location is unsafe, in which case the row is left alone and counted as
+    an error."""
     counts = report.counts(category)
     try:
-        path = path_of_record(row.get("relative_path"), row.get("storage_path"))
+        freed = _remove_row_bytes(row, report.dry_run)
     except UnsafePathError as exc:
         counts.errors += 1
         logger.error(
@@ -138,20 +145,36 @@ def _delete_row_file(report: CleanupReport, row: dict, category: str) -> bool:
             extra={"row": str(row["id"]), "error": str(exc)},
         )
         return False
-    if report.dry_run:
-        try:
-            freed = path.lstat().st_size
-        except FileNotFoundError:
-            freed = None
-    else:
-        freed = delete_file(path)
     if freed is None:
         counts.files_missing += 1
-        logger.warning("expired file was already missing", extra={"path": str(path)})
+        logger.warning(
+            "expired file was already missing",
+            extra={"path": row.get("relative_path") or row.get("storage_path")},
+        )
     else:
         counts.files_deleted += 1
         counts.bytes_freed += freed
     return True
+
+
+def _remove_row_bytes(row: dict, dry_run: bool) -> int | None:
+    """Bytes freed by deleting a row's file or object (a dry run only measures);
+    None if it was already gone."""
+    relative, absolute = row.get("relative_path"), row.get("storage_path")
+    if is_object_row(absolute):
+        key = object_key_of_row(relative, absolute)
+        store = get_backend()
+        info = object_info(store, key)
+        if info is not None and not dry_run:
+            store.delete(key)
+        return info.size if info else None
+    path = path_of_record(relative, absolute)
+    if not dry_run:
+        return delete_file(path)
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:
+        return None
 
 
 def _expire_media_files(report: CleanupReport, where: Q, size: int) -> None:

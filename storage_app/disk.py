@@ -5,6 +5,13 @@ readiness says "warning"; at ``STORAGE_DISK_CRITICAL_PERCENT`` (90 %) new upload
 and downloads are refused with ``InsufficientStorageError`` (HTTP 507) until space
 is freed, and readiness says "error".
 
+On the object store (``STORAGE_BACKEND=s3``) a bucket has no "full": the disk
+measured is the local one under ``STORAGE_ROOT``, where only ``temp/`` lives
+(uploads and downloads pass through it, tools read local copies there), and the
+same thresholds guard it; it is created when missing, as scratch space may be.
+Per-category bytes come from the index rows either way (no bucket listing per
+scrape).
+
 "Used" is counted as ``df`` counts it: used / (used + available to us), so blocks
 reserved for root count as unavailable, which is what an unprivileged writer sees.
 """
@@ -22,8 +29,9 @@ from django.http import JsonResponse
 from prometheus_client import Gauge
 
 from media_analysis.errors import ServiceError
-from storage_app.layout import DATED_CATEGORIES, make_root, storage_root
-from storage_app.models import MediaFile
+from media_analysis.object_store_settings import BACKEND_S3
+from storage_app.layout import DATED_CATEGORIES, Category, make_root, storage_root
+from storage_app.models import ContactSheet, MediaFile
 
 logger = logging.getLogger(__name__)
 
@@ -31,19 +39,19 @@ _NAMESPACE = "media_analysis"
 # "mostrecent" so several gunicorn workers (PROMETHEUS_MULTIPROC_DIR) report one value.
 DISK_USED_BYTES = Gauge(
     "storage_disk_used_bytes",
-    "Bytes used on the filesystem of the storage root.",
+    "Bytes used on the filesystem of the storage root (on S3: the local temp disk).",
     namespace=_NAMESPACE,
     multiprocess_mode="mostrecent",
 )
 DISK_FREE_BYTES = Gauge(
     "storage_disk_free_bytes",
-    "Bytes available to the service on the filesystem of the storage root.",
+    "Bytes available to the service on the storage root's filesystem (on S3: local temp).",
     namespace=_NAMESPACE,
     multiprocess_mode="mostrecent",
 )
 DISK_USED_PERCENT = Gauge(
     "storage_disk_used_percent",
-    "Percent used of the filesystem of the storage root (as df counts it).",
+    "Percent used of the storage root's filesystem, as df counts it (on S3: local temp).",
     namespace=_NAMESPACE,
     multiprocess_mode="mostrecent",
 )
@@ -95,13 +103,25 @@ class InsufficientStorageError(ServiceError):
 def measure_disk() -> DiskUsage:
     """Measure the filesystem of the storage root and refresh the disk gauges.
     A missing root raises (``FileNotFoundError``): readiness reports it as an error
-    rather than silently creating a folder where a volume should be mounted."""
+    rather than silently creating a folder where a volume should be mounted. On the
+    object store the root is only local scratch (``temp/``), made when missing."""
+    if local_disk_is_scratch():
+        make_root()
     usage = shutil.disk_usage(storage_root())
     measured = DiskUsage(total_bytes=usage.total, used_bytes=usage.used, free_bytes=usage.free)
     DISK_USED_BYTES.set(measured.used_bytes)
     DISK_FREE_BYTES.set(measured.free_bytes)
     DISK_USED_PERCENT.set(round(measured.used_percent, 2))
     return measured
+
+
+def local_disk_is_scratch() -> bool:
+    """True when stored media is in the object store: the local disk holds temp/ only."""
+    return settings.STORAGE_BACKEND == BACKEND_S3
+
+
+def disk_scope() -> str:
+    return "local temp disk" if local_disk_is_scratch() else "storage root"
 
 
 def level_for(used_percent: float) -> DiskLevel:
@@ -117,7 +137,8 @@ def ensure_space_for_write(expected_bytes: int = 0) -> DiskUsage:
     above the critical threshold, or would be after writing ``expected_bytes``.
 
     Call it before accepting an upload or starting a download; the writer calls it
-    too for the uploads category.
+    too for the uploads category. On the object store it guards the local temp disk
+    those pass through (the bucket itself is never "full").
     """
     make_root()
     usage = measure_disk()
@@ -161,12 +182,16 @@ def readiness_check() -> dict:
         "used_percent": round(usage.used_percent, 1),
         "free_bytes": usage.free_bytes,
         "total_bytes": usage.total_bytes,
+        "backend": settings.STORAGE_BACKEND,
+        "scope": disk_scope(),
     }
 
 
 def category_bytes() -> dict[str, int]:
-    """Bytes of live indexed files per dated category, summed by the database in one
-    query. Rows without a relative path are not counted."""
+    """Bytes of live indexed files per dated category, summed by the database from
+    the rows (whatever the backend: an object's row is its key and size).
+    ``media_files`` in one query, plus live contact sheets; rows without a
+    relative path are not counted."""
     from django.db.models import Q, Sum
 
     totals = MediaFile.objects.filter(deleted_at__isnull=True).aggregate(
@@ -176,6 +201,14 @@ def category_bytes() -> dict[str, int]:
             )
             for category in DATED_CATEGORIES
         }
+    )
+    sheets = (
+        ContactSheet.objects.filter(relative_path__startswith=f"{Category.CONTACT_SHEETS}/")
+        .filter(Q(metadata__isnull=True) | ~Q(metadata__has_key="deleted_at"))
+        .aggregate(total=Sum("file_size_bytes"))["total"]
+    )
+    totals[Category.CONTACT_SHEETS.value] = (totals[Category.CONTACT_SHEETS.value] or 0) + (
+        sheets or 0
     )
     return {category: total or 0 for category, total in totals.items()}
 

@@ -13,7 +13,7 @@ Layout (the plan's)::
     contact-sheets/{YYYY-MM-DD}/{request_id}/contact_sheet.jpg       30 days
     outputs/{YYYY-MM-DD}/{request_id}/result.json, summary.txt       kept
     temp/{request_id}/...                                            24 hours
-    .cleanup.lock
+    .cleanup.lock                                                  (no longer used; skipped)
 """
 
 from __future__ import annotations

@@ -4,13 +4,18 @@ Both directions are checked, with full relative paths in the report:
 - rows -> disk: every live ``media_files`` row and every contact sheet not marked
   deleted must have its file, of the recorded size and SHA-256;
 - disk -> rows: every file in the dated folders must be known to a live row.
+On the object store, an ``s3://`` row's object is looked up (and read back to
+hash it) through the backend, and the dated categories are listed by key prefix
+for orphans; a row still on disk (a store half-way through ``migrate_storage``)
+is checked on disk.
   Files younger than the grace period are skipped: a write whose row has not yet
   committed is not an orphan. ``temp/`` and ``.tmp-*`` partial writes are not indexed.
-The run takes ``.cleanup.lock`` so it never races a cleanup.
+The run takes the storage lock (``locking.py``) so it never races a cleanup.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -22,6 +27,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from storage_app.backends import ObjectInfo, StorageBackend, get_backend
 from storage_app.layout import (
     DATED_CATEGORIES,
     TEMPORARY_PREFIX,
@@ -31,6 +37,7 @@ from storage_app.layout import (
     path_of_record,
     storage_root,
 )
+from storage_app.locations import is_object_row, object_info, object_key_of_row, object_store
 from storage_app.locking import storage_lock
 from storage_app.models import ContactSheet, MediaFile
 from storage_app.records import indexed_paths
@@ -135,32 +142,53 @@ def _check_rows(report: SanityReport, chosen: list[Category], verify_checksums: 
     for table, row in _rows(chosen):
         report.rows_checked += 1
         label = row["relative_path"] or (row["storage_path"] or "").removeprefix(root)
+        ids = {"table": table, "row_id": str(row["id"])}
         try:
-            path = path_of_record(row["relative_path"], row["storage_path"])
+            if is_object_row(row["storage_path"]):
+                found = _object_facts(row, verify_checksums)
+            else:
+                found = _file_facts(row, verify_checksums)
         except UnsafePathError as exc:
-            report.unsafe_rows.add(label, table=table, row_id=str(row["id"]), error=str(exc))
+            report.unsafe_rows.add(label, **ids, error=str(exc))
             continue
-        if path.is_symlink() or not path.is_file():
-            report.missing_files.add(label, table=table, row_id=str(row["id"]))
+        if found is None:
+            report.missing_files.add(label, **ids)
             continue
-        size = path.stat().st_size
+        size, actual = found
         if row["size_bytes"] is not None and size != row["size_bytes"]:
-            report.size_mismatches.add(
-                label, table=table, row_id=str(row["id"]), expected=row["size_bytes"], actual=size
-            )
-        if verify_checksums and row["checksum"]:
-            _, actual = sha256_of_file(path)
-            if actual != row["checksum"].strip().lower():
-                report.checksum_mismatches.add(
-                    label,
-                    table=table,
-                    row_id=str(row["id"]),
-                    expected=row["checksum"],
-                    actual=actual,
-                )
+            report.size_mismatches.add(label, **ids, expected=row["size_bytes"], actual=size)
+        if actual is not None and actual != row["checksum"].strip().lower():
+            report.checksum_mismatches.add(label, **ids, expected=row["checksum"], actual=actual)
+
+
+def _file_facts(row: dict, verify_checksums: bool) -> tuple[int, str | None] | None:
+    """Size and (when asked and recorded) SHA-256 of a row's file; None if missing."""
+    path = path_of_record(row["relative_path"], row["storage_path"])
+    if path.is_symlink() or not path.is_file():
+        return None
+    if verify_checksums and row["checksum"]:
+        return sha256_of_file(path)
+    return path.stat().st_size, None
+
+
+def _object_facts(row: dict, verify_checksums: bool) -> tuple[int, str | None] | None:
+    """The same for a row's object in the store, read back as a stream to hash it."""
+    key = object_key_of_row(row["relative_path"], row["storage_path"])
+    store = get_backend()
+    if verify_checksums and row["checksum"]:
+        try:
+            return store.sha256_of(key)
+        except FileNotFoundError:
+            return None
+    info = object_info(store, key)
+    return (info.size, None) if info else None
 
 
 def _check_disk(report: SanityReport, category: Category, young_after: float) -> None:
+    store = object_store()
+    if store is not None:
+        _check_objects(report, store, category, young_after)
+        return
     base = storage_root() / category.value
     if base.is_symlink() or not base.is_dir():
         return
@@ -203,3 +231,27 @@ def _orphan_tree(
         report.orphan_files.add(
             file_relative, size_bytes=stat.st_size, symlink=file_path.is_symlink()
         )
+
+
+def _check_objects(
+    report: SanityReport, store: StorageBackend, category: Category, young_after: float
+) -> None:
+    """Every object under ``{category}/`` that no live row knows, one date's rows
+    at a time (the listing is in key order, so a date's keys come together)."""
+    for prefix, objects in itertools.groupby(store.list(f"{category.value}/"), key=_date_prefix):
+        parts = prefix.split("/")
+        dated = len(parts) == 3 and parse_date_folder(parts[1]) is not None
+        known = indexed_paths(prefix) if dated else set()
+        for info in objects:
+            report.files_checked += 1
+            if info.key in known:
+                continue
+            if info.modified is not None and info.modified.timestamp() > young_after:
+                continue
+            report.orphan_files.add(info.key, size_bytes=info.size)
+
+
+def _date_prefix(info: ObjectInfo) -> str:
+    """``{category}/{date}/`` of a key (the key itself when it has no such level)."""
+    parts = info.key.split("/")
+    return "/".join(parts[:2]) + "/" if len(parts) > 2 else info.key

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from storage_app import sweep_objects
 from storage_app.layout import (
     TEMPORARY_PREFIX,
     Category,
@@ -27,6 +28,7 @@ from storage_app.layout import (
     retention_for,
     storage_root,
 )
+from storage_app.locations import object_store
 from storage_app.records import indexed_paths
 from storage_app.report import CategoryCounts, CleanupReport
 
@@ -37,6 +39,12 @@ GRACE = timedelta(days=1)
 
 
 def sweep_dated_category(report: CleanupReport, category: Category) -> None:
+    """Sweep one dated category where stored media lives: the bucket by key prefix
+    on the object store, the root's folders otherwise."""
+    store = object_store()
+    if store is not None:
+        sweep_objects.sweep_dated_objects(report, category, store, grace=GRACE)
+        return
     base = storage_root() / category.value
     if base.is_symlink() or not base.is_dir():
         return

@@ -2,11 +2,12 @@
 
 Order matters for consistency while the service runs:
 
-1. take ``.cleanup.lock`` (waiting for a running cleanup to finish), so no file
+1. take the storage lock (waiting for a running cleanup to finish), so no file
    the snapshot references can be deleted until it has been copied;
 2. open the snapshot: row counts, migrations, prelude, the live file rows and
    ``pg_dump --snapshot`` all see one instant;
-3. copy the stored files (hard links where unchanged), then release the lock.
+3. copy the stored files (hard links where unchanged), then release the lock;
+   on the object store, the bucket's objects (``objects.py``).
    A file written after the snapshot is copied too: a harmless extra;
 4. compare the snapshot's live rows with the copied files, write the manifest,
    flush everything to disk and rename the folder into place.
@@ -45,6 +46,7 @@ from storage_app.backup.manifest import (
     StoragePart,
     write_manifest,
 )
+from storage_app.backup.objects import copy_objects, store_location
 from storage_app.backup.pgtools import ServerInfo, tools_for_server
 from storage_app.backup.record import BackupRun, RunKind, mark_interrupted, recorded
 from storage_app.backup.sets import (
@@ -57,6 +59,7 @@ from storage_app.backup.sets import (
     remove_partials,
 )
 from storage_app.layout import storage_root
+from storage_app.locations import object_store
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +138,7 @@ def _make_set(place: SetPlace, run: BackupRun, say: Callable[[str], None]) -> Ba
                 linked_count=stats.linked_count,
                 linked_bytes=stats.linked_bytes,
                 previous_set=previous.name if previous else None,
-                storage_root=str(storage_root()),
+                storage_root=storage_location(),
             ),
             consistency=consistency,
         )
@@ -180,7 +183,7 @@ def _dump_and_copy(
             say(f"database dumped with {tools.origin} pg_dump {tools.version}")
             (partial / PRELUDE_PATH).write_text(prelude_sql, encoding="utf-8")
             entries = EntryLog(partial / ENTRIES_NAME)
-            stats = copy_storage(storage_root(), partial, previous, entries)
+            stats = _copy_store(partial, previous, entries)
             entries.close()
     say(
         f"files: {stats.file_count} ({stats.total_bytes} bytes), {stats.linked_count} "
@@ -197,6 +200,21 @@ def _dump_and_copy(
         live_rows=live,
     )
     return facts, tools.version, stats, entries
+
+
+def _copy_store(partial: Path, previous: Path | None, entries: EntryLog) -> CopyStats:
+    """The stored media into the set: the bucket's objects on the object store, the
+    root's files otherwise (``temp/`` is never in a set)."""
+    store = object_store()
+    if store is not None:
+        return copy_objects(store, partial, previous, entries)
+    return copy_storage(storage_root(), partial, previous, entries)
+
+
+def storage_location() -> str:
+    """Where the stored media is: ``s3://bucket/prefix/``, or the storage root."""
+    store = object_store()
+    return store_location(store) if store is not None else str(storage_root())
 
 
 def _entry(set_dir: Path, relative: str) -> FileEntry:

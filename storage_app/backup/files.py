@@ -222,7 +222,7 @@ def _example(examples: list[str], text: str) -> None:
 
 @contextlib.contextmanager
 def storage_locked(wait_seconds: float, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Hold ``.cleanup.lock`` for the block, so cleanup cannot delete a file the
+    """Hold the storage lock for the block, so cleanup cannot delete a file the
     snapshot still references while it is copied. A cleanup (or sanity check)
     already running is waited for, up to ``wait_seconds``; then
     ``StorageBusyError``."""

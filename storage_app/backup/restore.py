@@ -11,7 +11,9 @@ storage root, unless ``force``. Then:
    restore does neither: the table is dropped and created again, its rows are
    loaded by COPY before the trigger is re-created (pg_restore puts triggers
    after the data), and the restored table refuses changes as before.
-2. The files, each through a temporary name and checked while copied.
+2. The files, each through a temporary name and checked while copied; on the
+   object store each is put back into the bucket under its key, checked the same
+   way, and rows are pointed at where their files now are (``objects.py``).
 3. The checks: row counts against the manifest, and every live ``media_files`` /
    ``contact_sheets`` row's file read back against its recorded checksum.
 """
@@ -38,7 +40,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from media_analysis.context import acting_as
+from storage_app.backends import get_backend
 from storage_app.backup import dump
+from storage_app.backup.create import storage_location
 from storage_app.backup.files import (
     CHUNK_SIZE,
     RestoredFiles,
@@ -48,10 +52,12 @@ from storage_app.backup.files import (
     storage_locked,
 )
 from storage_app.backup.manifest import Manifest
+from storage_app.backup.objects import bucket_has_objects, point_rows_at_store, restore_objects
 from storage_app.backup.pgtools import PgTools, choose_tools, conninfo, environment, server_info
 from storage_app.backup.record import RESTORE_ACTOR, BackupRun, RunKind, RunStatus
 from storage_app.backup.verify import VerifyReport, verify_set
 from storage_app.layout import UnsafePathError, path_of_record, storage_root
+from storage_app.locations import is_object_row, object_key_of_row, object_store
 from storage_app.models import ContactSheet, MediaFile
 from storage_app.signals import database_restored
 
@@ -130,10 +136,17 @@ def restore_set(
     restore_database(tools, set_dir, manifest)
     connection.close()  # a fresh session: types and tables were re-created
     ContentType.objects.clear_cache()
+    store = object_store()
     with storage_locked(settings.BACKUP_LOCK_WAIT_SECONDS, say):
-        say(f"restoring {manifest.storage.file_count} files into {storage_root()}")
-        report.files = restore_files(set_dir, manifest.storage.file_count)
-        os.sync()
+        say(f"restoring {manifest.storage.file_count} files into {storage_location()}")
+        if store is not None:
+            report.files = restore_objects(store, set_dir, manifest.storage.file_count)
+        else:
+            report.files = restore_files(set_dir, manifest.storage.file_count)
+            os.sync()
+    repointed = point_rows_at_store(store)
+    if repointed:
+        say(f"{repointed} rows now point at where their files were restored")
     report.count_mismatches = compare_counts(manifest)
     check_live_files(report)
     forget_cached_answers()
@@ -161,12 +174,17 @@ def refusals(manifest: Manifest, *, force: bool) -> list[str]:
             f"the database already holds {requests} analysis request(s); restoring would replace "
             "them (--force to do it anyway)"
         )
-    if storage_has_files(storage_root()) and not force:
+    if _storage_has_files() and not force:
         reasons.append(
-            f"the storage root {storage_root()} is not empty (--force to restore over it; "
+            f"the storage {storage_location()} is not empty (--force to restore over it; "
             "files the set does not hold are left in place)"
         )
     return reasons
+
+
+def _storage_has_files() -> bool:
+    store = object_store()
+    return bucket_has_objects(store) if store is not None else storage_has_files(storage_root())
 
 
 def _request_count() -> int:
@@ -305,10 +323,15 @@ def check_live_files(report: RestoreReport) -> None:
 def _file_problem(relative: str | None, absolute: str | None, checksum: str | None) -> str | None:
     label = relative or absolute
     try:
-        path = path_of_record(relative, absolute)
-        if not path.is_file():
-            return f"missing: {label}"
-        _size, sha256 = hash_file(path)
+        if is_object_row(absolute):
+            _size, sha256 = get_backend().sha256_of(object_key_of_row(relative, absolute))
+        else:
+            path = path_of_record(relative, absolute)
+            if not path.is_file():
+                return f"missing: {label}"
+            _size, sha256 = hash_file(path)
+    except FileNotFoundError:
+        return f"missing: {label}"
     except (UnsafePathError, OSError) as exc:
         return f"unusable: {label} ({exc})"
     if checksum and checksum.strip().lower() != sha256:

@@ -14,16 +14,17 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from storage_app.cleanup import run_cleanup
 from storage_app.layout import LOCK_FILENAME, Category, retention_for
-from storage_app.locking import StorageBusyError, storage_lock
+from storage_app.locking import LOCK_ID, LOCK_NAMESPACE, StorageBusyError, storage_lock
 from storage_app.models import ContactSheet, MediaFile
 from storage_app.records import record_contact_sheet, record_media_file
 from storage_app.tasks import SYSTEM_ACTOR
 from storage_app.writer import store_file
-from tests.conftest import run_manage
+from tests.conftest import database_url, run_manage, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -224,20 +225,24 @@ def test_todays_empty_folders_are_left_for_writers(storage_root, make_request):
 
 # ----------------------------------------------------------------- one run at a time
 HOLDER = """
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
-fcntl.flock(fd, fcntl.LOCK_EX)
-os.write(fd, b"test-holder")
+import sys, time, psycopg
+conn = psycopg.connect(sys.argv[1], autocommit=True, application_name="test-holder")
+conn.execute("SELECT pg_advisory_lock(%s, %s)", [int(sys.argv[2]), int(sys.argv[3])])
 print("locked", flush=True)
 time.sleep(120)
 """
 
 
+def this_database_url() -> str:
+    return database_url(connection.settings_dict["NAME"])
+
+
 @pytest.fixture
 def lock_holder(storage_root):
-    """Another real process holding .cleanup.lock (killed with SIGKILL afterwards)."""
+    """Another real process holding the storage lock in its own database session,
+    as a run on another host would (killed with SIGKILL afterwards)."""
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(storage_root / LOCK_FILENAME)],
+        [sys.executable, "-c", HOLDER, this_database_url(), str(LOCK_NAMESPACE), str(LOCK_ID)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -250,7 +255,7 @@ def lock_holder(storage_root):
 
 def test_a_run_exits_at_once_while_another_process_holds_the_lock(scene, lock_holder):
     started = time.monotonic()
-    with pytest.raises(StorageBusyError, match="in progress"):
+    with pytest.raises(StorageBusyError, match=r"in progress \(test-holder, connected since"):
         run_cleanup(actor=SYSTEM_ACTOR)
     assert time.monotonic() - started < 2
     assert scene["uploads_old"][0].path.exists()  # nothing was done
@@ -259,17 +264,51 @@ def test_a_run_exits_at_once_while_another_process_holds_the_lock(scene, lock_ho
 def test_a_killed_holder_leaves_no_stale_lock(scene, lock_holder):
     os.kill(lock_holder.pid, signal.SIGKILL)
     lock_holder.wait(timeout=10)
-    report = run_cleanup(actor=SYSTEM_ACTOR)
+
+    def cleaned():  # the server notices the dead session a moment after the kill
+        try:
+            return run_cleanup(actor=SYSTEM_ACTOR)
+        except StorageBusyError:
+            return None
+
+    report = wait_until(cleaned, 10, "the dead holder's lock to be released", every=0.1)
     assert report.categories["uploads"].files_deleted == 1
 
 
 def test_the_command_says_so_and_exits_75_when_busy(storage_root, lock_holder):
-    result = run_manage(
-        "cleanup_storage", env={"MEDIA_ANALYSIS_STORAGE_ROOT": str(storage_root)}, check=False
-    )
+    env = {"MEDIA_ANALYSIS_STORAGE_ROOT": str(storage_root), "DATABASE_URL": this_database_url()}
+    result = run_manage("cleanup_storage", env=env, check=False)
     assert result.returncode == 75
     assert "another storage run is in progress" in result.stderr
     assert "test-holder" in result.stderr
+
+
+def test_a_run_here_makes_the_command_on_another_host_busy(storage_root, tmp_path):
+    """Two processes that share only the database: the command, with a storage root
+    of its own (nothing on disk in common), is refused while this run holds the lock."""
+    elsewhere = tmp_path / "other-host-root"
+    elsewhere.mkdir()
+    env = {"MEDIA_ANALYSIS_STORAGE_ROOT": str(elsewhere), "DATABASE_URL": this_database_url()}
+    with storage_lock("cleanup") as name:
+        assert name.startswith(f"storage-lock:cleanup pid={os.getpid()} host=")
+        busy = run_manage("cleanup_storage", "--dry-run", env=env, check=False)
+        assert busy.returncode == 75, busy.stdout + busy.stderr
+        assert f"storage-lock:cleanup pid={os.getpid()}" in busy.stderr
+    free = run_manage("cleanup_storage", "--dry-run", env=env, check=False)
+    assert free.returncode == 0, free.stdout + free.stderr
+
+
+def test_the_lock_is_held_by_a_session_of_its_own(storage_root):
+    with storage_lock("check"):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name LIKE 'storage-lock:check pid=%%'"
+            )
+            assert cursor.fetchone()[0] == 1
+        with pytest.raises(StorageBusyError, match="storage-lock:check pid="):
+            with storage_lock("cleanup"):  # the same thread: still refused
+                pass
 
 
 def test_two_threads_do_not_both_run(storage_root):

@@ -1,6 +1,6 @@
 """``manage.py cleanup_storage [--dry-run] [--category ...]``: the same run as the
 daily beat task. Exits with status 75 (try again later) when another run holds
-``.cleanup.lock``."""
+the storage lock (a PostgreSQL advisory lock)."""
 
 from __future__ import annotations
 
