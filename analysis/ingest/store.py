@@ -1,9 +1,10 @@
-"""Incoming media (an upload or a download) onto disk under ``uploads/``.
+"""Incoming media (an upload or a download) into the store under ``uploads/``.
 
-The bytes stream into ``temp/{request_id}/`` first, because the stored name's
-extension comes from the detected type and the type is known only once the bytes
-are on disk; then one rename moves the file into ``uploads/{date}/{request_id}/``
-(same filesystem: no second copy).
+The bytes stream into the local ``temp/{request_id}/`` first, because the stored
+name's extension comes from the detected type and the type is known only once the
+bytes are on disk. Then, on the filesystem, one rename moves the file into
+``uploads/{date}/{request_id}/`` (same filesystem: no second copy); on S3 the temp
+file is sent as a multipart upload under that key and removed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.conf import settings
 
 from analysis.ingest.url_guard import redact_url
 from analysis.processing.detect import DetectedMedia, detect_media
+from storage_app import objects
 from storage_app.disk import ensure_space_for_write
 from storage_app.layout import (
     METADATA_NAME,
@@ -35,7 +37,7 @@ from storage_app.layout import (
 )
 from storage_app.models import MediaFile
 from storage_app.records import discard_on_error, record_media_file
-from storage_app.writer import FileTooLargeError, StoredFile, delete_file, store_file
+from storage_app.writer import FileTooLargeError, StoredFile, store_file
 
 INCOMING_NAME = "incoming.part"
 
@@ -62,7 +64,7 @@ class IncomingMedia:
         """The media's ``media_files`` row and its ``metadata.json`` (written
         atomically, indexed and expiring like the media). Call inside the caller's
         transaction, within ``discard_on_error``."""
-        sidecar = store_file(
+        sidecar = objects.store(
             json.dumps(self.metadata_document(submission), indent=2).encode(),
             category=Category.UPLOADS,
             request_id=self.stored.request_id,
@@ -99,7 +101,7 @@ class IncomingMedia:
                 yield
             except BaseException:
                 for sidecar in self.written:
-                    delete_file(sidecar.path)
+                    objects.discard(sidecar)
                 raise
 
 
@@ -128,21 +130,36 @@ def store_incoming_media(
         raise FileTooLargeError(exc.max_bytes, code=f"{source}_too_large", field=field) from None
     try:
         detected = detect_media(temporary.path)
-        final_path = build_path(
-            Category.UPLOADS, request_id, original_upload_name(detected.mime_type), on_date=on_date
-        )
-        make_folders(final_path.parent)
-        os.replace(temporary.path, final_path)
+        name = original_upload_name(detected.mime_type)
+        if objects.on_filesystem():
+            stored = _move_into_uploads(temporary, name, on_date)
+        else:
+            stored = objects.store(
+                temporary.path,
+                category=Category.UPLOADS,
+                request_id=request_id,
+                name=name,
+                on_date=on_date,
+            )
     except BaseException:
         temporary.path.unlink(missing_ok=True)
         raise
     finally:
         shutil.rmtree(request_folder(Category.TEMP, request_id), ignore_errors=True)
-    stored = replace(
+    return IncomingMedia(stored=stored, detected=detected)
+
+
+def _move_into_uploads(
+    temporary: StoredFile, name: str, on_date: date | datetime | None
+) -> StoredFile:
+    """The temp file renamed into ``uploads/`` (the filesystem's way: no copy)."""
+    final_path = build_path(Category.UPLOADS, temporary.request_id, name, on_date=on_date)
+    make_folders(final_path.parent)
+    os.replace(temporary.path, final_path)
+    return replace(
         temporary,
         category=Category.UPLOADS,
         name=final_path.name,
         path=final_path,
         relative_path=relative_to_root(final_path),
     )
-    return IncomingMedia(stored=stored, detected=detected)
