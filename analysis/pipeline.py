@@ -37,7 +37,7 @@ from analysis import outbox, progress, recovery, reuse, search_document, transit
 from analysis.cache import invalidate_request
 from analysis.costs.guard import RunBudget, release_reservation
 from analysis.ingest.download import open_download
-from analysis.ingest.store import Submission, store_incoming_media
+from analysis.ingest.store import Submission, source_folder, store_incoming_media
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from analysis.processing import process_media
@@ -189,7 +189,9 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
     else:
         with open_download(request.media_url) as remote:
             chunks = run.progress.counting(remote.chunks(), remote.declared_length)
-            incoming = store_incoming_media(request.id, chunks, on_date=request.created_at)
+            incoming = store_incoming_media(
+                request.id, chunks, on_date=request.created_at, keep_local_copy=True
+            )
         with incoming.discard_on_error(), transaction.atomic():
             incoming.record(
                 Submission(
@@ -199,8 +201,7 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
                     source_url=request.media_url,
                 )
             )
-        stored, detected = incoming.stored, incoming.detected
-        path = _local_media(request.id, stored.relative_path, stored.storage_path)
+        stored, detected, path = incoming.stored, incoming.detected, incoming.local_path
         media = {"sha256": stored.sha256, "size_bytes": stored.size_bytes}
     media.update(detected.as_facts())
     # A URL queued light by its hint or extension may turn out heavy (a ".jpg" that
@@ -223,9 +224,8 @@ def _local_media(request_id: uuid.UUID, relative_path: str, storage_path: str) -
     """The stored media as a file on this worker's disk (ffmpeg and the parsers read
     files): the file itself, or a copy from the object store in the run's own temp
     folder, which ``run_analysis`` removes."""
-    source_dir = request_folder(Category.TEMP, request_id) / "source"
     try:
-        return objects.local_path(relative_path, storage_path, work_dir=source_dir)
+        return objects.local_path(relative_path, storage_path, work_dir=source_folder(request_id))
     except FileNotFoundError:
         raise ServiceError("media_missing", "The uploaded file is missing from storage.") from None
 

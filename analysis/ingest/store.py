@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from django.conf import settings
@@ -59,6 +60,9 @@ class IncomingMedia:
     detected: DetectedMedia
     # Files written beside the media (metadata.json): discarded with it on error.
     written: list[StoredFile] = field(default_factory=list)
+    # The bytes on this host's disk when asked for (``keep_local_copy``): the stored
+    # file itself, or on S3 the downloaded file kept in ``source_folder``.
+    local_path: Path | None = None
 
     def record(self, submission: Submission) -> MediaFile:
         """The media's ``media_files`` row and its ``metadata.json`` (written
@@ -112,10 +116,13 @@ def store_incoming_media(
     on_date: date | datetime | None = None,
     expected_bytes: int = 0,
     source: Literal["upload", "download"] = "download",
+    keep_local_copy: bool = False,
 ) -> IncomingMedia:
     """Stream ``chunks`` to ``uploads/…/original.<ext>``, hashing as it goes, with
     the configured size limit enforced while reading (``upload_too_large`` or
-    ``download_too_large``, by ``source``)."""
+    ``download_too_large``, by ``source``). ``keep_local_copy`` (a worker that
+    goes on to process the media) keeps the bytes on disk as ``local_path``: on S3
+    in ``source_folder``, which the caller removes with the rest of its temp/."""
     ensure_space_for_write(expected_bytes)
     try:
         temporary = store_file(
@@ -128,11 +135,13 @@ def store_incoming_media(
     except FileTooLargeError as exc:
         field = "file" if source == "upload" else "media_url"
         raise FileTooLargeError(exc.max_bytes, code=f"{source}_too_large", field=field) from None
+    local_path = None
     try:
         detected = detect_media(temporary.path)
         name = original_upload_name(detected.mime_type)
         if objects.on_filesystem():
             stored = _move_into_uploads(temporary, name, on_date)
+            local_path = stored.path if keep_local_copy else None
         else:
             stored = objects.store(
                 temporary.path,
@@ -141,12 +150,23 @@ def store_incoming_media(
                 name=name,
                 on_date=on_date,
             )
+            if keep_local_copy:  # the worker reads these bytes next: no second download
+                local_path = make_folders(source_folder(request_id)) / name
+                os.replace(temporary.path, local_path)
     except BaseException:
         temporary.path.unlink(missing_ok=True)
+        local_path = None
         raise
     finally:
-        shutil.rmtree(request_folder(Category.TEMP, request_id), ignore_errors=True)
-    return IncomingMedia(stored=stored, detected=detected)
+        if local_path is None or objects.on_filesystem():
+            shutil.rmtree(request_folder(Category.TEMP, request_id), ignore_errors=True)
+    return IncomingMedia(stored=stored, detected=detected, local_path=local_path)
+
+
+def source_folder(request_id: uuid.UUID | str) -> Path:
+    """Where a worker keeps its local copy of a request's media from the object
+    store, inside the request's temp/ folder (removed with it)."""
+    return request_folder(Category.TEMP, request_id) / "source"
 
 
 def _move_into_uploads(
