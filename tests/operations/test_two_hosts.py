@@ -145,4 +145,5 @@ def test_web_and_two_workers_share_only_the_database_redis_and_the_bucket(
     # Both pools worked, each on its own disk, and left nothing there.
     assert "analysis task finished" in heavy.text() and "analysis task finished" in light.text()
     for name, root in roots.items():
-        assert files_under(root) == [], (name, stack.logs())
+        assert (root / "temp").is_dir(), name  # its own temp/ was used...
+        assert files_under(root) == [], (name, stack.logs())  # ...and emptied
