@@ -3,11 +3,14 @@ product calls to save, open, hand a local file to a tool, serve, and delete what
 the index records under ``uploads/``, ``frames/``, ``contact-sheets/`` and
 ``outputs/``.
 
-On the filesystem every call does exactly what the code did before the seam
-(``writer.store_file``, ``layout.path_of_record``), so paths, checks and rows stay
-as they were. On S3 the same relative path is the object key, ``storage_path`` is
-``s3://bucket/key``, and a tool that needs a file on disk (ffmpeg, ffprobe, the
-document parsers) gets a copy downloaded into the worker's local ``temp/``.
+Writes follow the configured backend. On the filesystem every call does exactly
+what the code did before the seam (``writer.store_file``, ``layout.path_of_record``),
+so paths, checks and rows stay as they were. On S3 the same relative path is the
+object key, ``storage_path`` is ``s3://bucket/key``, and a tool that needs a file
+on disk (ffmpeg, ffprobe, the document parsers) gets a copy downloaded into the
+worker's local ``temp/``. Reads follow the row (``storage_app.locations``): an
+``s3://`` row is read from the bucket, any other from disk, so a store half-way
+through ``migrate_storage`` serves both.
 ``temp/`` itself never goes through here: it is always local (``writer``).
 """
 
@@ -30,11 +33,11 @@ from storage_app.layout import (
     Category,
     UnsafePathError,
     canonical_request_id,
-    check_relative_path,
     make_folders,
     object_key,
     path_of_record,
 )
+from storage_app.locations import is_object_row, object_key_of_row
 from storage_app.writer import CHUNK_SIZE, StoredFile, delete_file, store_file
 
 logger = logging.getLogger(__name__)
@@ -97,43 +100,34 @@ def discard(stored: StoredFile) -> None:
         get_backend().delete(stored.relative_path)
 
 
-def key_of_record(relative_path: str | None, storage_path: str | None) -> str:
-    """The object key of an index row: its relative path (rows written on S3 always
-    have one; an old row without it is only found on the filesystem)."""
-    if not relative_path:
-        raise UnsafePathError("row has no relative path, so no object key")
-    check_relative_path(relative_path)
-    return relative_path
-
-
 def open_record(relative_path: str | None, storage_path: str | None) -> BinaryIO:
     """A streaming reader of a row's bytes; ``FileNotFoundError`` (an ``OSError``)
     when gone, ``UnsafePathError`` for a row that points outside the layout."""
-    if on_filesystem():
-        return path_of_record(relative_path, storage_path).open("rb")
-    return get_backend().open(key_of_record(relative_path, storage_path))
+    if is_object_row(storage_path):
+        return get_backend().open(object_key_of_row(relative_path, storage_path))
+    return path_of_record(relative_path, storage_path).open("rb")
 
 
 def record_exists(relative_path: str | None, storage_path: str | None) -> bool:
     try:
-        if on_filesystem():
-            return path_of_record(relative_path, storage_path).is_file()
-        return get_backend().exists(key_of_record(relative_path, storage_path))
+        if is_object_row(storage_path):
+            return get_backend().exists(object_key_of_row(relative_path, storage_path))
+        return path_of_record(relative_path, storage_path).is_file()
     except UnsafePathError:
         return False
 
 
 def local_path(relative_path: str | None, storage_path: str | None, *, work_dir: Path) -> Path:
     """A path on this host's disk holding the row's bytes, for tools that read
-    files (ffmpeg, ffprobe, the document parsers): the stored file itself on the
-    filesystem; on S3 a copy downloaded into ``work_dir`` (a folder under the local
-    ``temp/``, which the caller removes). ``FileNotFoundError`` when not stored."""
-    if on_filesystem():
-        path = path_of_record(relative_path, storage_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{relative_path or storage_path} is not stored")
-        return path
-    return download(relative_path, storage_path, work_dir=work_dir)
+    files (ffmpeg, ffprobe, the document parsers): the stored file itself for a row
+    on disk; for an object a copy downloaded into ``work_dir`` (a folder under the
+    local ``temp/``, which the caller removes). ``FileNotFoundError`` when gone."""
+    if is_object_row(storage_path):
+        return download(relative_path, storage_path, work_dir=work_dir)
+    path = path_of_record(relative_path, storage_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{relative_path or storage_path} is not stored")
+    return path
 
 
 @contextlib.contextmanager
@@ -141,20 +135,19 @@ def local_file(
     relative_path: str | None, storage_path: str | None, *, work_dir: Path
 ) -> Iterator[Path]:
     """``local_path`` for the length of a ``with`` block: a downloaded copy is
-    removed on leaving it (the stored file on the filesystem never is)."""
+    removed on leaving it (a stored file on disk never is)."""
     path = local_path(relative_path, storage_path, work_dir=work_dir)
     try:
         yield path
     finally:
-        if not on_filesystem():
+        if is_object_row(storage_path):
             path.unlink(missing_ok=True)
 
 
-def download(relative_path: str | None, storage_path: str | None, *, work_dir: Path) -> Path:
-    """The row's object copied to ``work_dir/<its name>`` (streamed, never whole in
-    memory); the caller removes it, or the folder. On the filesystem use
-    ``local_file``: there is nothing to copy."""
-    key = key_of_record(relative_path, storage_path)
+def download(relative_path: str | None, storage_path: str, *, work_dir: Path) -> Path:
+    """An object row's bytes copied to ``work_dir/<its name>`` (streamed, never
+    whole in memory); the caller removes it, or the folder."""
+    key = object_key_of_row(relative_path, storage_path)
     folder = make_folders(work_dir)
     target = folder / key.rsplit("/", 1)[1]
     partial = target.with_name(f"{target.name}.download")
@@ -173,9 +166,7 @@ def presigned_url(relative_path: str | None, storage_path: str | None) -> str | 
     """A short-lived URL serving the row's object without our credentials, when
     the store hands them out and the settings say to redirect; None means the
     service streams the bytes itself (``open_record``)."""
-    if on_filesystem():
+    if not is_object_row(storage_path) or settings.OBJECT_STORE.serve != SERVE_REDIRECT:
         return None
-    config = settings.OBJECT_STORE
-    if config.serve != SERVE_REDIRECT:
-        return None
-    return get_backend().url_for(key_of_record(relative_path, storage_path), config.presign_seconds)
+    key = object_key_of_row(relative_path, storage_path)
+    return get_backend().url_for(key, settings.OBJECT_STORE.presign_seconds)
