@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from analysis.models import AnalysisRequest
 from storage_app import objects
@@ -159,3 +160,12 @@ def test_a_gone_object_is_a_json_404(alice, s3, settings, serve):
 
     assert (sheet.status_code, error_of(sheet)["code"]) == (404, "contact_sheet_missing")
     assert (frame.status_code, error_of(frame)["code"]) == (404, "frame_missing")
+
+
+def test_the_admins_sheet_image_redirects_too(admin_client, alice, s3):
+    request = with_sheet_and_frame(alice.user)
+    sheet = request.contact_sheets.get()
+    response = admin_client.get(reverse("admin:storage_app_contactsheet_image", args=[sheet.pk]))
+
+    assert response.status_code == 302
+    assert httpx.get(response["Location"]).content == SHEET
