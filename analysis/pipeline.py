@@ -37,7 +37,7 @@ from analysis import outbox, progress, recovery, reuse, search_document, transit
 from analysis.cache import invalidate_request
 from analysis.costs.guard import RunBudget, release_reservation
 from analysis.ingest.download import open_download
-from analysis.ingest.store import Submission, store_incoming_media
+from analysis.ingest.store import Submission, source_folder, store_incoming_media
 from analysis.models import AnalysisRequest, AnalysisResult, AnalysisStatus, MediaType
 from analysis.options import UPLOAD_URL_SCHEME, AnalysisOptions
 from analysis.processing import process_media
@@ -54,6 +54,7 @@ from analysis.transcription.service import (
 )
 from audit.recording import audited_update
 from media_analysis.errors import ServiceError
+from storage_app import objects
 from storage_app.layout import (
     CONTACT_SHEET_NAME,
     RESULT_NAME,
@@ -61,12 +62,10 @@ from storage_app.layout import (
     Category,
     frame_name,
     make_folders,
-    path_of_record,
     request_folder,
 )
 from storage_app.models import ContactSheet, MediaFile
 from storage_app.records import discard_on_error, record_contact_sheet, record_media_file
-from storage_app.writer import store_file
 
 logger = logging.getLogger(__name__)
 
@@ -184,16 +183,15 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
             raise ServiceError(
                 "media_missing", "The uploaded file is no longer stored (retention)."
             )
-        path = path_of_record(row.relative_path, row.storage_path)
-        if not path.exists():
-            raise ServiceError("media_missing", "The uploaded file is missing from storage.")
-
+        path = _local_media(request.id, row.relative_path, row.storage_path)
         detected = detect_media(path)
         media = {"sha256": row.checksum, "size_bytes": row.size_bytes}
     else:
         with open_download(request.media_url) as remote:
             chunks = run.progress.counting(remote.chunks(), remote.declared_length)
-            incoming = store_incoming_media(request.id, chunks, on_date=request.created_at)
+            incoming = store_incoming_media(
+                request.id, chunks, on_date=request.created_at, keep_local_copy=True
+            )
         with incoming.discard_on_error(), transaction.atomic():
             incoming.record(
                 Submission(
@@ -203,8 +201,8 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
                     source_url=request.media_url,
                 )
             )
-        path, detected = incoming.stored.path, incoming.detected
-        media = {"sha256": incoming.stored.sha256, "size_bytes": incoming.stored.size_bytes}
+        stored, detected, path = incoming.stored, incoming.detected, incoming.local_path
+        media = {"sha256": stored.sha256, "size_bytes": stored.size_bytes}
     media.update(detected.as_facts())
     # A URL queued light by its hint or extension may turn out heavy (a ".jpg" that
     # is a video). It is finished here, not handed over to the heavy queue: the
@@ -222,12 +220,22 @@ def _ingest(run: Run) -> tuple[Path, dict[str, Any]]:
     return path, media
 
 
+def _local_media(request_id: uuid.UUID, relative_path: str, storage_path: str) -> Path:
+    """The stored media as a file on this worker's disk (ffmpeg and the parsers read
+    files): the file itself, or a copy from the object store in the run's own temp
+    folder, which ``run_analysis`` removes."""
+    try:
+        return objects.local_path(relative_path, storage_path, work_dir=source_folder(request_id))
+    except FileNotFoundError:
+        raise ServiceError("media_missing", "The uploaded file is missing from storage.") from None
+
+
 def _store_derivatives(run: Run, outcome: Any) -> None:
     """Frames under frames/, the contact sheet under contact-sheets/, each indexed."""
     request = run.request
     on_date = request.created_at
     for index, frame in enumerate(outcome.frames, start=1):
-        stored = store_file(
+        stored = objects.store(
             frame,
             category=Category.FRAMES,
             request_id=request.id,
@@ -239,7 +247,7 @@ def _store_derivatives(run: Run, outcome: Any) -> None:
     sheet = outcome.contact_sheet
     if sheet is None:
         return
-    stored = store_file(
+    stored = objects.store(
         sheet.path,
         category=Category.CONTACT_SHEETS,
         request_id=request.id,
@@ -336,34 +344,22 @@ def _record(run: Run, media: dict[str, Any], outcome: Any, fields: dict[str, Any
         **transcript_metadata(run.heard),
         **loudness_metadata(run.loudness),
     }
-    outputs = [
-        store_file(
-            json.dumps(document, indent=2, default=str).encode(),
-            category=Category.OUTPUTS,
-            request_id=request.id,
-            name=RESULT_NAME,
-            on_date=request.created_at,
-        ),
-        store_file(
-            summary.encode(),
-            category=Category.OUTPUTS,
-            request_id=request.id,
-            name=SUMMARY_NAME,
-            on_date=request.created_at,
-        ),
+    files = [
+        (RESULT_NAME, json.dumps(document, indent=2, default=str), "application/json"),
+        (SUMMARY_NAME, summary, "text/plain"),
+        *transcript_files(run.heard),
     ]
-    mimes = ["application/json", "text/plain"]
-    for name, content, mime in transcript_files(run.heard):
-        outputs.append(
-            store_file(
-                content.encode(),
-                category=Category.OUTPUTS,
-                request_id=request.id,
-                name=name,
-                on_date=request.created_at,
-            )
+    outputs = [
+        objects.store(
+            content.encode(),
+            category=Category.OUTPUTS,
+            request_id=request.id,
+            name=name,
+            on_date=request.created_at,
         )
-        mimes.append(mime)
+        for name, content, _ in files
+    ]
+    mimes = [mime for _, _, mime in files]
     with discard_on_error(*outputs), transaction.atomic():
         locked = AnalysisRequest.objects.select_for_update().get(pk=request.id)
         if locked.status != AnalysisStatus.PROCESSING or locked.deleted_at is not None:

@@ -24,6 +24,13 @@ BACKEND_FILESYSTEM = "filesystem"
 BACKEND_S3 = "s3"
 STORAGE_BACKENDS = frozenset({BACKEND_FILESYSTEM, BACKEND_S3})
 ADDRESSING_STYLES = frozenset({"auto", "path", "virtual"})
+# How the contact sheet and frames reach their owner: a 302 to a presigned URL, or
+# the bytes streamed through the service (a store callers cannot reach).
+SERVE_REDIRECT = "redirect"
+SERVE_STREAM = "stream"
+SERVE_MODES = frozenset({SERVE_REDIRECT, SERVE_STREAM})
+# S3 signs URLs for at most 7 days (SigV4).
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 MIB = 1024 * 1024
 # S3 refuses parts under 5 MiB (but the last) and over 5 GiB.
@@ -50,6 +57,8 @@ class ObjectStoreSettings:
     addressing_style: str = "auto"
     part_size_bytes: int = 8 * MIB
     max_concurrency: int = 4
+    serve: str = SERVE_REDIRECT
+    presign_seconds: int = 300
 
 
 def read_storage_backend() -> str:
@@ -91,6 +100,10 @@ def read_object_store(backend: str) -> ObjectStoreSettings | None:
         part_size_bytes=MIB
         * env_int("STORAGE_S3_PART_SIZE_MB", 8, minimum=MIN_PART_MB, maximum=MAX_PART_MB),
         max_concurrency=env_int("STORAGE_S3_MAX_CONCURRENCY", 4, minimum=1, maximum=32),
+        serve=env_choice("MEDIA_ANALYSIS_S3_SERVE", SERVE_REDIRECT, SERVE_MODES),
+        presign_seconds=env_int(
+            "AWS_QUERYSTRING_EXPIRE", 300, minimum=1, maximum=MAX_PRESIGN_SECONDS
+        ),
     )
 
 

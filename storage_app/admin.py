@@ -12,13 +12,14 @@ import mimetypes
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from audit.admin_tools import FastChangeListMixin
-from storage_app.layout import UnsafePathError, path_of_record
+from storage_app.layout import UnsafePathError
 from storage_app.models import ContactSheet, MediaFile
+from storage_app.serving import serve_record
 
 
 class BrowseOnlyAdmin(FastChangeListMixin, admin.ModelAdmin):
@@ -94,8 +95,9 @@ class ContactSheetAdmin(BrowseOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def image_view(self, request: HttpRequest, sheet_id) -> FileResponse:
-        """The contact sheet's image file; 404 when the row or the file is gone."""
+    def image_view(self, request: HttpRequest, sheet_id) -> HttpResponse:
+        """The contact sheet's image file (or, on S3, a redirect to it); 404 when the
+        row or the file is gone."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         sheet = (
@@ -103,12 +105,14 @@ class ContactSheetAdmin(BrowseOnlyAdmin):
         )
         if sheet is None:
             raise Http404("No such contact sheet.")
+        name = (sheet.relative_path or sheet.storage_path or "").rsplit("/", 1)[-1]
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         try:
-            file_path = path_of_record(sheet.relative_path, sheet.storage_path)
-            handle = file_path.open("rb")
+            response = serve_record(
+                sheet.relative_path, sheet.storage_path, content_type=content_type
+            )
         except (UnsafePathError, ValueError, OSError):
             raise Http404("The contact sheet's file is not stored (any more).") from None
-        content_type = mimetypes.guess_type(file_path.name)[0] or "application/octet-stream"
-        response = FileResponse(handle, content_type=content_type)
-        response["Cache-Control"] = "private, max-age=300"
+        if isinstance(response, FileResponse):
+            response["Cache-Control"] = "private, max-age=300"
         return response

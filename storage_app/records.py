@@ -2,8 +2,9 @@
 
 Call these inside the caller's ``transaction.atomic()``, together with the request
 update, so the row and the request change commit or roll back as one. Wrap that
-block in ``discard_on_error(stored)`` so a rollback also removes the file, and the
-disk never holds a file the index does not know about.
+block in ``discard_on_error(stored)`` so a rollback also removes the file (or the
+object: ``storage_app.objects``), and the store never holds one the index does not
+know about.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from django.db import models, transaction
 from media_analysis.db_fields import DbNow
 from storage_app.layout import Category, retention_for, storage_root
 from storage_app.models import ContactSheet, MediaFile
-from storage_app.writer import StoredFile, delete_file
+from storage_app.objects import discard
+from storage_app.writer import StoredFile
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def record_media_file(
         "request_id": uuid.UUID(stored.request_id),
         "filename": stored.name,
         "original_path": original_path,
-        "storage_path": str(stored.path),
+        "storage_path": stored.storage_path,
         "relative_path": stored.relative_path,
         "size_bytes": stored.size_bytes,
         "mime_type": mime_type,
@@ -88,7 +90,7 @@ def record_contact_sheet(
         extra["resolution"] = resolution
     sheet = ContactSheet.objects.create(
         request_id=uuid.UUID(stored.request_id),
-        storage_path=str(stored.path),
+        storage_path=stored.storage_path,
         relative_path=stored.relative_path,
         frames_count=frames_count,
         file_size_bytes=stored.size_bytes,
@@ -115,8 +117,8 @@ def discard_on_error(*stored_files: StoredFile) -> Iterator[None]:
     except BaseException:
         for stored in stored_files:
             try:
-                delete_file(stored.path)
-            except OSError:
+                discard(stored)
+            except Exception:
                 logger.exception(
                     "could not remove a file whose row was not recorded",
                     extra={"relative_path": stored.relative_path},

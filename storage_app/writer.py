@@ -63,10 +63,16 @@ class StoredFile:
     category: Category
     request_id: str
     name: str
-    path: Path  # absolute, resolved
-    relative_path: str  # relative to the storage root, "/" separated
+    path: Path | None  # absolute, resolved; None for an object in an object store
+    relative_path: str  # relative to the storage root, "/" separated: the object key
     size_bytes: int
     sha256: str
+    uri: str | None = None  # the object store's s3://bucket/key (None on the filesystem)
+
+    @property
+    def storage_path(self) -> str:
+        """What the row's ``storage_path`` keeps: the absolute path, or the URI."""
+        return self.uri if self.uri is not None else str(self.path)
 
 
 def store_file(

@@ -1,6 +1,7 @@
-"""Receiving an upload: straight to a file under the storage root's ``temp/`` (same
-filesystem as ``uploads/``), never held in memory, with the size limit enforced
-while the bytes arrive.
+"""Receiving an upload: straight to a file under the storage root's ``temp/`` (this
+host's local disk; on the filesystem backend the same filesystem as ``uploads/``),
+never held in memory, with the size limit enforced while the bytes arrive. From
+there ``analysis.ingest.store`` puts it in the store (on S3, a multipart upload).
 
 Installed per request by the submit view (``use_upload_handler``), so the rest of
 the site keeps Django's defaults. Refusals are raised as API errors: 413 when the

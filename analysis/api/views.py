@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -46,8 +46,9 @@ from analysis.webhooks import registry as webhook_registry
 from audit.queries import trail_for
 from media_analysis.context import current_correlation_id
 from media_analysis.resilience import call_database, database_breaker_open, database_unavailable
-from storage_app.layout import Category, UnsafePathError, frame_name, path_of_record
+from storage_app.layout import Category, UnsafePathError, frame_name
 from storage_app.models import ContactSheet, MediaFile
+from storage_app.serving import serve_record
 
 WRITE_ACTIONS = {"analyze", "retry", "cancel", "destroy"}
 _json = JSONRenderer()
@@ -310,15 +311,16 @@ class MediaViewSet(viewsets.GenericViewSet):
         request_id = parse_request_id(id)
         sheet = call_database(self._load_sheet, request_id, request.user)
         try:
-            path = path_of_record(sheet.relative_path, sheet.storage_path)
-            handle = path.open("rb")
+            return serve_record(
+                sheet.relative_path,
+                sheet.storage_path,
+                content_type="image/jpeg",
+                filename=f"{request_id}-contact-sheet.jpg",
+            )
         except (OSError, UnsafePathError):
             raise ApiError(
                 404, "contact_sheet_missing", "The contact sheet file is no longer stored."
             ) from None
-        return FileResponse(
-            handle, content_type="image/jpeg", filename=f"{request_id}-contact-sheet.jpg"
-        )
 
     @staticmethod
     def _load_sheet(request_id: uuid.UUID, user) -> ContactSheet:
@@ -352,12 +354,14 @@ class MediaViewSet(viewsets.GenericViewSet):
         number = parse_frame_index(index)
         row = call_database(self._load_frame, request_id, number, request.user)
         try:
-            handle = path_of_record(row.relative_path, row.storage_path).open("rb")
+            return serve_record(
+                row.relative_path,
+                row.storage_path,
+                content_type="image/jpeg",
+                filename=f"{request_id}-{row.filename}",
+            )
         except (OSError, UnsafePathError):
             raise ApiError(404, "frame_missing", "The frame file is no longer stored.") from None
-        return FileResponse(
-            handle, content_type="image/jpeg", filename=f"{request_id}-{row.filename}"
-        )
 
     @staticmethod
     def _load_frame(request_id: uuid.UUID, index: int, user) -> MediaFile:

@@ -1,9 +1,10 @@
-"""Incoming media (an upload or a download) onto disk under ``uploads/``.
+"""Incoming media (an upload or a download) into the store under ``uploads/``.
 
-The bytes stream into ``temp/{request_id}/`` first, because the stored name's
-extension comes from the detected type and the type is known only once the bytes
-are on disk; then one rename moves the file into ``uploads/{date}/{request_id}/``
-(same filesystem: no second copy).
+The bytes stream into the local ``temp/{request_id}/`` first, because the stored
+name's extension comes from the detected type and the type is known only once the
+bytes are on disk. Then, on the filesystem, one rename moves the file into
+``uploads/{date}/{request_id}/`` (same filesystem: no second copy); on S3 the temp
+file is sent as a multipart upload under that key and removed.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from django.conf import settings
 
 from analysis.ingest.url_guard import redact_url
 from analysis.processing.detect import DetectedMedia, detect_media
+from storage_app import objects
 from storage_app.disk import ensure_space_for_write
 from storage_app.layout import (
     METADATA_NAME,
@@ -35,7 +38,7 @@ from storage_app.layout import (
 )
 from storage_app.models import MediaFile
 from storage_app.records import discard_on_error, record_media_file
-from storage_app.writer import FileTooLargeError, StoredFile, delete_file, store_file
+from storage_app.writer import FileTooLargeError, StoredFile, store_file
 
 INCOMING_NAME = "incoming.part"
 
@@ -57,12 +60,15 @@ class IncomingMedia:
     detected: DetectedMedia
     # Files written beside the media (metadata.json): discarded with it on error.
     written: list[StoredFile] = field(default_factory=list)
+    # The bytes on this host's disk when asked for (``keep_local_copy``): the stored
+    # file itself, or on S3 the downloaded file kept in ``source_folder``.
+    local_path: Path | None = None
 
     def record(self, submission: Submission) -> MediaFile:
         """The media's ``media_files`` row and its ``metadata.json`` (written
         atomically, indexed and expiring like the media). Call inside the caller's
         transaction, within ``discard_on_error``."""
-        sidecar = store_file(
+        sidecar = objects.store(
             json.dumps(self.metadata_document(submission), indent=2).encode(),
             category=Category.UPLOADS,
             request_id=self.stored.request_id,
@@ -99,7 +105,7 @@ class IncomingMedia:
                 yield
             except BaseException:
                 for sidecar in self.written:
-                    delete_file(sidecar.path)
+                    objects.discard(sidecar)
                 raise
 
 
@@ -110,10 +116,13 @@ def store_incoming_media(
     on_date: date | datetime | None = None,
     expected_bytes: int = 0,
     source: Literal["upload", "download"] = "download",
+    keep_local_copy: bool = False,
 ) -> IncomingMedia:
     """Stream ``chunks`` to ``uploads/…/original.<ext>``, hashing as it goes, with
     the configured size limit enforced while reading (``upload_too_large`` or
-    ``download_too_large``, by ``source``)."""
+    ``download_too_large``, by ``source``). ``keep_local_copy`` (a worker that
+    goes on to process the media) keeps the bytes on disk as ``local_path``: on S3
+    in ``source_folder``, which the caller removes with the rest of its temp/."""
     ensure_space_for_write(expected_bytes)
     try:
         temporary = store_file(
@@ -126,23 +135,51 @@ def store_incoming_media(
     except FileTooLargeError as exc:
         field = "file" if source == "upload" else "media_url"
         raise FileTooLargeError(exc.max_bytes, code=f"{source}_too_large", field=field) from None
+    local_path = None
     try:
         detected = detect_media(temporary.path)
-        final_path = build_path(
-            Category.UPLOADS, request_id, original_upload_name(detected.mime_type), on_date=on_date
-        )
-        make_folders(final_path.parent)
-        os.replace(temporary.path, final_path)
+        name = original_upload_name(detected.mime_type)
+        if objects.on_filesystem():
+            stored = _move_into_uploads(temporary, name, on_date)
+            local_path = stored.path if keep_local_copy else None
+        else:
+            stored = objects.store(
+                temporary.path,
+                category=Category.UPLOADS,
+                request_id=request_id,
+                name=name,
+                on_date=on_date,
+            )
+            if keep_local_copy:  # the worker reads these bytes next: no second download
+                local_path = make_folders(source_folder(request_id)) / name
+                os.replace(temporary.path, local_path)
     except BaseException:
         temporary.path.unlink(missing_ok=True)
+        local_path = None
         raise
     finally:
-        shutil.rmtree(request_folder(Category.TEMP, request_id), ignore_errors=True)
-    stored = replace(
+        if local_path is None or objects.on_filesystem():
+            shutil.rmtree(request_folder(Category.TEMP, request_id), ignore_errors=True)
+    return IncomingMedia(stored=stored, detected=detected, local_path=local_path)
+
+
+def source_folder(request_id: uuid.UUID | str) -> Path:
+    """Where a worker keeps its local copy of a request's media from the object
+    store, inside the request's temp/ folder (removed with it)."""
+    return request_folder(Category.TEMP, request_id) / "source"
+
+
+def _move_into_uploads(
+    temporary: StoredFile, name: str, on_date: date | datetime | None
+) -> StoredFile:
+    """The temp file renamed into ``uploads/`` (the filesystem's way: no copy)."""
+    final_path = build_path(Category.UPLOADS, temporary.request_id, name, on_date=on_date)
+    make_folders(final_path.parent)
+    os.replace(temporary.path, final_path)
+    return replace(
         temporary,
         category=Category.UPLOADS,
         name=final_path.name,
         path=final_path,
         relative_path=relative_to_root(final_path),
     )
-    return IncomingMedia(stored=stored, detected=detected)

@@ -27,6 +27,8 @@ VARIABLES = (
     "AWS_S3_ADDRESSING_STYLE",
     "STORAGE_S3_PART_SIZE_MB",
     "STORAGE_S3_MAX_CONCURRENCY",
+    "MEDIA_ANALYSIS_S3_SERVE",
+    "AWS_QUERYSTRING_EXPIRE",
 )
 
 
@@ -96,6 +98,13 @@ def test_aws_itself_defaults_to_automatic_addressing(env):
     config = read_object_store("s3")
     assert (config.endpoint_url, config.addressing_style, config.prefix) == (None, "auto", "")
     assert (config.part_size_bytes, config.max_concurrency) == (8 * MIB, 4)
+    assert (config.serve, config.presign_seconds) == ("redirect", 300)
+
+
+def test_serving_by_stream_and_the_presign_lifetime_are_read(env):
+    env(**complete(MEDIA_ANALYSIS_S3_SERVE="Stream", AWS_QUERYSTRING_EXPIRE="60"))
+    config = read_object_store("s3")
+    assert (config.serve, config.presign_seconds) == ("stream", 60)
 
 
 @pytest.mark.parametrize(
@@ -137,6 +146,10 @@ def test_s3_without_its_bucket_or_credentials_is_refused(env, missing):
         ("STORAGE_S3_PART_SIZE_MB", "4"),
         ("STORAGE_S3_PART_SIZE_MB", "lots"),
         ("STORAGE_S3_MAX_CONCURRENCY", "0"),
+        ("MEDIA_ANALYSIS_S3_SERVE", "proxy"),
+        ("AWS_QUERYSTRING_EXPIRE", "0"),
+        ("AWS_QUERYSTRING_EXPIRE", "604801"),
+        ("AWS_QUERYSTRING_EXPIRE", "soon"),
     ],
 )
 def test_junk_is_refused_naming_the_variable(env, name, value):
