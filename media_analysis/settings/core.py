@@ -168,6 +168,9 @@ DATABASES = {
         "CONN_MAX_AGE": 0 if DB_POOL_ENABLED else env_int("DB_CONN_MAX_AGE", 60, minimum=0),
         # Checked on checkout: the plan's "pool_pre_ping".
         "CONN_HEALTH_CHECKS": True,
+        # Behind PgBouncer in transaction mode a named cursor (QuerySet.iterator())
+        # may reach another server session mid-read: docs/deployment.md, "Many hosts".
+        "DISABLE_SERVER_SIDE_CURSORS": env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False),
         "OPTIONS": _db_options,
         "TEST": {"NAME": env_str("DB_TEST_NAME")},
     }

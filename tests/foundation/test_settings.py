@@ -69,6 +69,18 @@ def test_pool_settings_come_from_the_environment():
     assert "'timeout': 3" in result.stdout
 
 
+@pytest.mark.parametrize(("value", "shown"), [(None, "False"), ("true", "True")])
+def test_server_side_cursors_can_be_turned_off_for_pgbouncer(value, shown):
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s;"
+        " print(s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+        env={} if value is None else {"DB_DISABLE_SERVER_SIDE_CURSORS": value},
+    )
+    assert result.stdout.strip().splitlines()[-1] == shown
+
+
 def test_a_junk_setting_stops_start_up_with_its_name():
     result = run_manage("check", env={"DB_POOL_MAX_SIZE": "lots"}, check=False)
     assert result.returncode != 0
