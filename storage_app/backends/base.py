@@ -17,9 +17,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from media_analysis.resilience import DependencyUnavailable
 from storage_app.layout import UnsafePathError, check_relative_path
 
 READ_CHUNK_SIZE = 1024 * 1024
+
+
+# What a caller is told to wait when the object store does not answer: long enough
+# for a store restarting, short enough that an upload script's retry is not idle.
+OBJECT_STORE_RETRY_AFTER_SECONDS = 30
+
+
+class ObjectStoreUnavailable(DependencyUnavailable):
+    """The object store could not be used (unreachable, timing out, answering 5xx
+    or refusing our credentials) after the client's own retries: the API answers
+    503 ``object_store_unavailable`` with Retry-After, a worker's analysis is tried
+    again later (analysis/tasks.py). Nothing was recorded."""
+
+    def __init__(self, action: str, detail: str):
+        super().__init__(
+            "object_store",
+            f"The object store did not answer while {action} ({detail}); nothing was"
+            " changed. Try again shortly.",
+            retry_after=OBJECT_STORE_RETRY_AFTER_SECONDS,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,18 @@ stays on each worker's local disk.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 
 from media_analysis.object_store_settings import ObjectStoreSettings
 from storage_app.backends.base import (
     ObjectInfo,
+    ObjectStoreUnavailable,
     StorageBackend,
     StoredObject,
     check_key,
@@ -80,7 +82,8 @@ class S3Backend(StorageBackend):
         reader = HashingReader(iter_chunks(source, CHUNK_SIZE), max_bytes)
         # Storage.save picks the Content-Type from the name and uploads with the
         # transfer config above; the reader is not seekable, so boto3 streams it.
-        saved = self.storage.save(key, reader)
+        with _store_calls(f"storing {key}"):
+            saved = self.storage.save(key, reader)
         if saved != key:  # file_overwrite=True: django-storages never renames
             raise RuntimeError(f"object stored as {saved!r} instead of {key!r}")
         return StoredObject(
@@ -89,20 +92,21 @@ class S3Backend(StorageBackend):
 
     def open(self, key: str) -> BinaryIO:
         try:
-            response = self.client.get_object(
-                Bucket=self.config.bucket, Key=self.full_key(_check_stored_key(key))
-            )
-        except ClientError as err:
-            if _is_not_found(err):
-                raise FileNotFoundError(f"no object {key!r}") from None
-            raise
+            with _store_calls(f"reading {key}"):
+                response = self.client.get_object(
+                    Bucket=self.config.bucket, Key=self.full_key(_check_stored_key(key))
+                )
+        except ClientError:  # only a 404 comes through _store_calls
+            raise FileNotFoundError(f"no object {key!r}") from None
         return response["Body"]  # botocore's StreamingBody: read(n), with-block
 
     def delete(self, key: str) -> None:
-        self.storage.delete(_check_stored_key(key))
+        with _store_calls(f"deleting {key}"):
+            self.storage.delete(_check_stored_key(key))
 
     def exists(self, key: str) -> bool:
-        return self.storage.exists(_check_stored_key(key))
+        with _store_calls(f"looking up {key}"):
+            return self.storage.exists(_check_stored_key(key))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         check_list_prefix(prefix)
@@ -110,14 +114,31 @@ class S3Backend(StorageBackend):
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.config.bucket, Prefix=self.full_key(prefix)
         )
-        for page in pages:
-            for entry in page.get("Contents", ()):
-                yield ObjectInfo(
-                    key=entry["Key"][strip:], size=entry["Size"], modified=entry["LastModified"]
-                )
+        with _store_calls(f"listing {prefix or 'the bucket'}"):
+            for page in pages:
+                for entry in page.get("Contents", ()):
+                    yield ObjectInfo(
+                        key=entry["Key"][strip:], size=entry["Size"], modified=entry["LastModified"]
+                    )
 
     def url_for(self, key: str, expires: int) -> str | None:
-        return self.storage.url(_check_stored_key(key), expire=expires)
+        return self.storage.url(_check_stored_key(key), expire=expires)  # signed locally
+
+
+@contextmanager
+def _store_calls(action: str) -> Iterator[None]:
+    """botocore's errors, after its own retries, as ours: an absent object's
+    ``ClientError`` passes (each caller knows what absent means), anything else
+    the store or the network did is ``ObjectStoreUnavailable``."""
+    try:
+        yield
+    except ClientError as err:
+        if _is_not_found(err):
+            raise
+        error = err.response.get("Error", {})
+        raise ObjectStoreUnavailable(action, error.get("Code") or "an error answer") from err
+    except BotoCoreError as err:
+        raise ObjectStoreUnavailable(action, type(err).__name__) from err
 
 
 def _check_stored_key(key: str) -> str:
