@@ -195,6 +195,10 @@ S3_SECRETS = {
 }
 S3_SERVICES = ("migrate", "web", "worker", "worker-heavy", "worker-light", "beat")
 POOLS = ("web", "worker-heavy", "worker-light")
+S3_COMMAND = (
+    "docker compose -p media-analysis -f docker-compose.yml -f docker-compose.s3.yml "
+    "--profile scale up -d --build --scale worker=0 --scale worker-heavy=2 --scale worker-light=2"
+)
 
 
 def test_the_s3_override_runs_web_and_both_pools_on_the_object_store(
@@ -221,6 +225,9 @@ def test_the_s3_override_runs_web_and_both_pools_on_the_object_store(
     for name in ("worker-heavy", "worker-light"):
         assert services[name]["command"] == base[name]["command"]
         assert services[name]["profiles"] == ["scale"]
+    for document in ("README.md", "docs/deployment.md"):
+        text = " ".join((ROOT / document).read_text().replace("\\\n", " ").split())
+        assert S3_COMMAND in text, document
 
     seaweed = _seaweed_from_the_rendered_service(services["seaweedfs"], tmp_path)
     try:
