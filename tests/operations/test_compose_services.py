@@ -11,7 +11,13 @@ Every line each of them writes is JSON (``LOG_FORMAT: json`` in the file).
 The ``scale`` profile's ``worker-heavy`` and ``worker-light`` render to the
 commands README.md and docs/deployment.md give (the ones
 tests/operations/test_queues.py starts), with healthchecks that ping them by
-their node names."""
+their node names.
+
+With ``docker-compose.s3.yml`` on top, every service is on the s3 backend with a
+storage volume of its own; SeaweedFS runs on the identity config the rendered
+``seaweedfs`` entrypoint writes, ``migrate`` creates the bucket, and ``web``,
+``worker-heavy`` and ``worker-light`` complete an image and a video without
+leaving a file in any storage folder."""
 
 from __future__ import annotations
 
