@@ -8,8 +8,11 @@ the repository (the image's WORKDIR) with this project's virtualenv on PATH.
 
 Only what a container has and this machine has not is mapped:
 - host names: ``af-postgres-1`` and ``af-redis-1`` become the test's servers (the
-  rendered user, password and database name are kept);
-- container paths: the storage volume, ``/tmp`` and ``/app`` become test folders;
+  rendered user, password and database name are kept), and with the object store
+  override (``docker-compose.s3.yml``) the bundled ``seaweedfs`` becomes the
+  test's SeaweedFS;
+- container paths: the storage volume, ``/tmp`` and ``/app`` become test folders
+  (the storage volume one per container when it is not shared);
 - the published port: gunicorn binds a free local port instead of 8000.
 Nothing else is added: no DEBUG, no test settings.
 """
@@ -30,16 +33,20 @@ from tests.conftest import ROOT
 from tests.operations.stack import VENV_BIN
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+S3_OVERRIDE_FILE = ROOT / "docker-compose.s3.yml"
+BUNDLED_OBJECT_STORE = "http://seaweedfs:8333"
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE_WORKDIR = "/app"
 STORAGE_VOLUME = "/opt/services/media-analysis/storage"
 PUBLISHED_PORT = "8000"
 
 
-def render(variables: dict[str, str]) -> dict:
-    """The compose file as Compose sees it with ``variables`` in the environment."""
+def render(variables: dict[str, str], *overrides: Path) -> dict:
+    """The compose file (with ``overrides`` on top, as ``-f`` gives them) as
+    Compose sees it with ``variables`` in the environment."""
+    files = [arg for path in (COMPOSE_FILE, *overrides) for arg in ("-f", str(path))]
     result = subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE_FILE), "config"],
+        ["docker-compose", *files, "--profile", "scale", "config"],
         env={"PATH": os.environ["PATH"], **variables},
         capture_output=True,
         text=True,
@@ -94,11 +101,13 @@ class HostMapping:
     database: str
     redis_port: int
     web_port: int
+    storage: Path | None = None  # the storage volume's folder (default: folder/storage)
+    object_store_url: str | None = None  # where the bundled store's address leads
 
     def path(self, value: str) -> str:
         """``value`` with each container path prefix replaced, in one pass."""
         folders = {
-            STORAGE_VOLUME: self.folder / "storage",
+            STORAGE_VOLUME: self.storage or self.folder / "storage",
             f"{IMAGE_WORKDIR}/": f"{self.folder / 'app'}/",
             "/tmp/": f"{self.folder / 'tmp'}/",
         }
@@ -127,7 +136,10 @@ class HostMapping:
                 key: str(value) for key, value in ((service or {}).get("environment") or {}).items()
             },
         }
-        env = {key: self.path(value) for key, value in container.items()}
+        # `docker-compose config` keeps "$$" escaped; the container gets "$".
+        env = {key: self.path(value).replace("$$", "$") for key, value in container.items()}
+        if env.get("AWS_S3_ENDPOINT_URL") == BUNDLED_OBJECT_STORE and self.object_store_url:
+            env["AWS_S3_ENDPOINT_URL"] = self.object_store_url
         if "DATABASE_URL" in env:
             env["DATABASE_URL"] = self.database_url(env["DATABASE_URL"])
         if "REDIS_URL" in env:

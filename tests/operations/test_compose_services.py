@@ -11,21 +11,39 @@ Every line each of them writes is JSON (``LOG_FORMAT: json`` in the file).
 The ``scale`` profile's ``worker-heavy`` and ``worker-light`` render to the
 commands README.md and docs/deployment.md give (the ones
 tests/operations/test_queues.py starts), with healthchecks that ping them by
-their node names."""
+their node names.
+
+With ``docker-compose.s3.yml`` on top, every service is on the s3 backend with a
+storage volume of its own; SeaweedFS runs on the identity config the rendered
+``seaweedfs`` entrypoint writes, ``migrate`` creates the bucket, and ``web``,
+``worker-heavy`` and ``worker-light`` complete an image and a video without
+leaving a file in any storage folder."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import socket
 import subprocess
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from django.db import connection
 
 from media_analysis.embedded import RedisServer, free_port
 from tests.conftest import ROOT, server_connection, wait_until
-from tests.operations.compose import HostMapping, build_step, render
+from tests.operations.compose import (
+    BUNDLED_OBJECT_STORE,
+    S3_OVERRIDE_FILE,
+    STORAGE_VOLUME,
+    HostMapping,
+    build_step,
+    render,
+)
 from tests.operations.stack import (
     HEAVY_WORKER_FLAGS,
     LIGHT_WORKER_FLAGS,
@@ -33,6 +51,7 @@ from tests.operations.stack import (
     Process,
     submit_upload,
 )
+from tests.storage.seaweed import SeaweedServer
 
 pytestmark = pytest.mark.slow
 
@@ -172,3 +191,169 @@ def test_the_scale_profile_runs_the_documented_pools():
     # The default profile is unchanged: one plain worker on every queue.
     assert "profiles" not in services["worker"]
     assert "-Q" not in services["worker"]["command"]
+
+
+# The object store override: secrets with characters JSON and shells care about.
+S3_SECRETS = {
+    **SECRETS,
+    "AWS_ACCESS_KEY_ID": "media-analysis-compose",
+    "AWS_SECRET_ACCESS_KEY": 'se"cr\\et $x/+=',
+}
+S3_SERVICES = ("migrate", "web", "worker", "worker-heavy", "worker-light", "beat")
+POOLS = ("web", "worker-heavy", "worker-light")
+S3_COMMAND = (
+    "docker compose -p media-analysis -f docker-compose.yml -f docker-compose.s3.yml "
+    "--profile scale up -d --build --scale worker=0 --scale worker-heavy=2 --scale worker-light=2"
+)
+
+
+def test_the_s3_override_runs_web_and_both_pools_on_the_object_store(
+    tmp_path, compose_servers, image, video
+):
+    """docker-compose.yml + docker-compose.s3.yml: every service on the s3 backend
+    without the shared storage volume; SeaweedFS started on the identity config
+    the seaweedfs service's entrypoint writes (its rendered ports would clash
+    here, so the test's harness runs weed); migrate creates the bucket; web,
+    worker-heavy and worker-light, each with a storage folder of its own, complete
+    an uploaded image and video, the contact sheet comes through the 302, and no
+    storage folder keeps a file."""
+    bucket = f"compose-{uuid.uuid4().hex[:12]}"
+    services = render({**S3_SECRETS, "AWS_STORAGE_BUCKET_NAME": bucket}, S3_OVERRIDE_FILE)[
+        "services"
+    ]
+    base = render(SECRETS)["services"]
+    for name in S3_SERVICES:
+        service = services[name]
+        assert service["environment"]["MEDIA_ANALYSIS_STORAGE_BACKEND"] == "s3", name
+        assert service["environment"]["AWS_S3_ENDPOINT_URL"] == BUNDLED_OBJECT_STORE, name
+        assert STORAGE_VOLUME in service["volumes"], name  # a volume of its own...
+        assert not [v for v in service["volumes"] if v.startswith("storage:")], name  # not shared
+    for name in ("worker-heavy", "worker-light"):
+        assert services[name]["command"] == base[name]["command"]
+        assert services[name]["profiles"] == ["scale"]
+    for document in ("README.md", "docs/deployment.md"):
+        text = " ".join((ROOT / document).read_text().replace("\\\n", " ").split())
+        assert S3_COMMAND in text, document
+
+    seaweed = _seaweed_from_the_rendered_service(services["seaweedfs"], tmp_path)
+    try:
+        _run_the_pools(services, tmp_path, compose_servers, seaweed, bucket, image, video)
+    finally:
+        seaweed.stop()
+
+
+def _seaweed_from_the_rendered_service(service: dict, tmp_path: Path) -> SeaweedServer:
+    """The entrypoint as rendered (writing /tmp/s3.json), then weed on that file."""
+    container = tmp_path / "seaweedfs-container"  # its /tmp is its own
+    (container / "tmp").mkdir(parents=True)
+    mapping = HostMapping(container, "", "", "", 0, 0)
+    written = _run([*mapping.command(service["entrypoint"]), "true"], mapping.environment(service))
+    assert written.returncode == 0, written.stderr
+    (flag,) = [word for word in service["command"] if word.startswith("-s3.config=")]
+    config = Path(mapping.path(flag.removeprefix("-s3.config=")))
+    assert config.stat().st_mode & 0o077 == 0  # the owner's only
+    (identity,) = json.loads(config.read_text())["identities"]
+    assert identity["credentials"] == [
+        {
+            "accessKey": S3_SECRETS["AWS_ACCESS_KEY_ID"],
+            "secretKey": S3_SECRETS["AWS_SECRET_ACCESS_KEY"],
+        }
+    ]
+    seaweed = SeaweedServer(
+        tmp_path / "seaweed",
+        access_key=S3_SECRETS["AWS_ACCESS_KEY_ID"],
+        secret_key=S3_SECRETS["AWS_SECRET_ACCESS_KEY"],
+        identity_config=config,
+    ).start()  # answers requests signed with the rendered keys
+    wrong = dataclasses.replace(seaweed, secret_key="wrong")
+    with pytest.raises(ClientError):
+        wrong.client().list_buckets()
+    return seaweed
+
+
+def _run_the_pools(services, tmp_path, redis, seaweed, bucket, image, video) -> None:
+    db = connection.settings_dict
+    mapping = HostMapping(
+        folder=tmp_path,
+        postgres_host=db["HOST"] or "127.0.0.1",
+        postgres_port=str(db["PORT"] or ""),
+        database=DATABASE,
+        redis_port=redis.port,
+        web_port=free_port(),
+        object_store_url=seaweed.endpoint_url,
+    )
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "app").mkdir()
+    roots = {name: tmp_path / f"storage-{name}" for name in ("migrate", *POOLS)}
+    env = {}
+    for name, root in roots.items():
+        root.mkdir()  # the image's folder, under the container's own volume
+        own = dataclasses.replace(mapping, storage=root)
+        env[name] = own.environment(services[name])
+        assert env[name]["MEDIA_ANALYSIS_STORAGE_ROOT"] == str(root)
+    env["web"]["GUNICORN_BIND"] = f"127.0.0.1:{mapping.web_port}"
+
+    build_env, build_command = build_step("collectstatic")
+    built = _run(build_command, {**mapping.environment(None), **build_env})
+    assert built.returncode == 0, built.stderr
+    migrate = _run(mapping.command(services["migrate"]["command"]), env["migrate"])
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    assert f"bucket {bucket} created" in migrate.stdout
+    seaweed.client().head_bucket(Bucket=bucket)
+    made = _run(["python", "manage.py", "create_api_token", "compose-user"], env["web"])
+    assert made.returncode == 0, made.stderr
+
+    processes = {
+        name: Process(name, mapping.command(services[name]["command"]), env[name], tmp_path / name)
+        for name in POOLS
+    }
+    try:
+        for process in processes.values():
+            process.start()
+        web_url = f"http://127.0.0.1:{mapping.web_port}"
+        wait_until(lambda: _get(f"{web_url}/health/ready"), 60, "web to be ready")
+        for name in ("worker-heavy", "worker-light"):
+            processes[name].wait_for_line(" ready.")
+        with httpx.Client(
+            base_url=web_url, headers={"Authorization": f"Token {made.stdout.strip()}"}, timeout=30
+        ) as api:
+            _analyse_and_fetch(api, image, video)
+    finally:
+        for process in processes.values():
+            if process.alive():
+                process.terminate(timeout=60)
+
+    logs = {name: process.text() for name, process in processes.items()}
+    assert "analysis task finished" in logs["worker-heavy"], logs["worker-heavy"][-3000:]
+    assert "analysis task finished" in logs["worker-light"], logs["worker-light"][-3000:]
+    keys = [entry["Key"] for entry in seaweed.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    for category in ("uploads/", "frames/", "contact-sheets/"):
+        assert any(key.startswith(category) for key in keys), (category, keys)
+    for name, root in roots.items():
+        kept = [path.relative_to(root) for path in root.rglob("*") if path.is_file()]
+        assert kept == [], (name, kept)  # temp/ included: emptied after each run
+    for process in processes.values():
+        assert process.json_lines(), f"{process.name} wrote nothing"
+
+
+def _analyse_and_fetch(api: httpx.Client, image: Path, video: Path) -> None:
+    ids = []
+    for path in (image, video):
+        response = submit_upload(api, path)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+
+    def statuses() -> list[str]:
+        return [api.get(f"/api/media/status/{request_id}").json()["status"] for request_id in ids]
+
+    wait_until(lambda: set(statuses()) <= {"completed", "failed"}, 180, "the image and the video")
+    assert statuses() == ["completed", "completed"]
+    sheet = api.get(
+        f"/api/media/{ids[1]}/contact-sheet",
+        headers={"Accept": "image/jpeg"},
+        follow_redirects=False,
+    )
+    assert sheet.status_code == 302, sheet.text
+    body = httpx.get(sheet.headers["Location"], timeout=30)  # signed: no token
+    assert body.status_code == 200
+    assert body.content.startswith(b"\xff\xd8")  # a JPEG

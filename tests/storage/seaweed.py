@@ -64,6 +64,9 @@ class SeaweedServer:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     region: str = "us-east-1"
     ports: dict[str, int] = field(default_factory=dict)
+    # An S3 identity config written by someone else (compose's entrypoint), used
+    # as it is; None: one holding access_key / secret_key is written here.
+    identity_config: Path | None = None
     process: subprocess.Popen | None = field(default=None, init=False)
 
     @property
@@ -91,9 +94,10 @@ class SeaweedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         taken: set[int] = set()
         self.ports = {role: free_port_with_grpc(taken) for role in _ROLES}
-        config = self.data_dir / "s3.json"
-        config.write_text(json.dumps({"identities": [self._identity()]}))
-        config.chmod(0o600)
+        config = self.identity_config or self.data_dir / "s3.json"
+        if self.identity_config is None:
+            config.write_text(json.dumps({"identities": [self._identity()]}))
+            config.chmod(0o600)
         args = [
             str(weed_executable()),
             "server",
