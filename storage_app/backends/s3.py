@@ -11,15 +11,17 @@ stays on each worker's local disk.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 
 from media_analysis.object_store_settings import ObjectStoreSettings
+from media_analysis.resilience import DependencyUnavailable
 from storage_app.backends.base import (
     ObjectInfo,
     StorageBackend,
@@ -32,6 +34,12 @@ from storage_app.layout import Category, UnsafePathError, category_of
 from storage_app.writer import CHUNK_SIZE, iter_chunks
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+OBJECT_STORE = "object_store"
+# A refused write has already been retried by boto3 (5 attempts): the caller
+# tries again a little later.
+WRITE_RETRY_AFTER_SECONDS = 5
+
+logger = logging.getLogger(__name__)
 
 
 class S3Backend(StorageBackend):
@@ -80,7 +88,10 @@ class S3Backend(StorageBackend):
         reader = HashingReader(iter_chunks(source, CHUNK_SIZE), max_bytes)
         # Storage.save picks the Content-Type from the name and uploads with the
         # transfer config above; the reader is not seekable, so boto3 streams it.
-        saved = self.storage.save(key, reader)
+        try:
+            saved = self.storage.save(key, reader)
+        except (ClientError, BotoCoreError) as err:
+            raise write_refused(key, err) from err
         if saved != key:  # file_overwrite=True: django-storages never renames
             raise RuntimeError(f"object stored as {saved!r} instead of {key!r}")
         return StoredObject(
@@ -118,6 +129,18 @@ class S3Backend(StorageBackend):
 
     def url_for(self, key: str, expires: int) -> str | None:
         return self.storage.url(_check_stored_key(key), expire=expires)
+
+
+def write_refused(key: str, err: Exception) -> DependencyUnavailable:
+    """The store would not take a write (an outage, a full or misconfigured store):
+    a 503 ``object_store_unavailable`` with Retry-After, not a bare 500; the store's
+    own answer goes to the log, never to the caller."""
+    logger.error("object store refused a write", extra={"relative_path": key, "error": str(err)})
+    return DependencyUnavailable(
+        OBJECT_STORE,
+        "The object store did not take the file; nothing was stored. Try again shortly.",
+        retry_after=WRITE_RETRY_AFTER_SECONDS,
+    )
 
 
 def _check_stored_key(key: str) -> str:
