@@ -10,8 +10,10 @@ The service runs as shipped (``mix_stack.py``: a database of its own on
 DATABASE_URL's server, REDIS_URL's database flushed, ``gunicorn -c gunicorn.conf.py
 media_analysis.wsgi`` and ``celery -A media_analysis worker -l info`` with a
 production environment); SeaweedFS (``tests/storage/seaweed.py``) is started on
-local ports with a bucket per run, and the S3 backend is chosen through the
-environment (MEDIA_ANALYSIS_STORAGE_BACKEND=s3, AWS_*). On S3 the web and each
+local ports with one bucket, each run under a key prefix of its own (AWS_LOCATION:
+a bucket per run is a SeaweedFS collection per run, and its volume slots ran out
+in the third), and the S3 backend is chosen through the environment
+(MEDIA_ANALYSIS_STORAGE_BACKEND=s3, AWS_*). On S3 the web and each
 worker have a storage root of their own (their local ``temp/`` only); on the
 filesystem the web and the worker share one root, as that backend needs.
 
@@ -29,8 +31,8 @@ HTTP server. It prints jobs, wall time (first submission to last completion),
 jobs/min, p50/p95 job latency (submission to completion), the speed-up of 2
 workers over 1 on S3 and S3's jobs/min against the filesystem's, and checks each
 run: every request (warm-up included) completed with exactly one result; on S3
-every stored row (files, contact sheets) is an ``s3://bucket/key`` whose object is
-in the bucket with the row's size, and no local root holds anything but an empty
+every stored row (files, contact sheets) is an ``s3://bucket/prefix/key`` whose
+object is in the bucket with the row's size, and no local root holds anything but an empty
 ``temp/``; on the filesystem every row's file is on disk and ``temp/`` is empty; no
 log holds a traceback. Exit status 1 when a check fails.
 """
@@ -66,6 +68,7 @@ from tests.processing.media_factory import (  # noqa: E402
 from tests.storage.seaweed import SeaweedServer  # noqa: E402
 
 PROMPT = "Describe this."
+BUCKET = "media-analysis-bench"
 SUBMITTERS = 8  # submissions in flight at once: the whole batch lands in seconds
 TERMINAL_TIMEOUT = 1200.0
 CONTENT_TYPES = {
@@ -202,20 +205,22 @@ def stored_rows(database_url: str, ids: list[str]) -> list[tuple[str, str, int]]
         ).fetchall()
 
 
-def check_bucket(rows, seaweed: SeaweedServer, bucket: str) -> tuple[list[str], str]:
-    """Every row an ``s3://bucket/key`` URI whose object is there with its size."""
+def check_bucket(rows, seaweed: SeaweedServer, prefix: str) -> tuple[list[str], str]:
+    """Every row an ``s3://bucket/prefix/key`` URI whose object is there with its size."""
     client = seaweed.client()
     objects: dict[str, int] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{prefix}/")
+    for page in pages:
         objects.update({item["Key"]: item["Size"] for item in page.get("Contents", [])})
     problems = []
     for key, uri, size in rows:
-        if uri != f"s3://{bucket}/{key}":
+        if uri != f"s3://{BUCKET}/{prefix}/{key}":
             problems.append(f"row {key} points to {uri}")
-        elif objects.get(key) != size:
-            problems.append(f"object {key}: {objects.get(key, 'missing')} bytes, row says {size}")
-    extra = len(set(objects) - {key for key, _, _ in rows})
-    note = f"{len(rows)} rows, {len(objects)} objects in {bucket} ({extra} without a row)"
+        elif objects.get(f"{prefix}/{key}") != size:
+            found = objects.get(f"{prefix}/{key}", "missing")
+            problems.append(f"object {key}: {found} bytes, row says {size}")
+    extra = len(set(objects) - {f"{prefix}/{key}" for key, _, _ in rows})
+    note = f"{len(rows)} rows, {len(objects)} objects under {prefix}/ ({extra} without a row)"
     return problems[:10], note
 
 
@@ -256,10 +261,11 @@ class Plan:
 PLANS = (Plan("filesystem-1", "filesystem", 1), Plan("s3-1", "s3", 1), Plan("s3-2", "s3", 2))
 
 
-def s3_env(seaweed: SeaweedServer, bucket: str) -> dict[str, str]:
+def s3_env(seaweed: SeaweedServer, prefix: str) -> dict[str, str]:
     return {
         "MEDIA_ANALYSIS_STORAGE_BACKEND": "s3",
-        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_STORAGE_BUCKET_NAME": BUCKET,
+        "AWS_LOCATION": prefix,
         "AWS_ACCESS_KEY_ID": seaweed.access_key,
         "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
         "AWS_S3_ENDPOINT_URL": seaweed.endpoint_url,
@@ -291,10 +297,9 @@ def run_plan(
     stack: MixStack, plan: Plan, jobs: list[Job], seaweed: SeaweedServer, concurrency: int
 ) -> RunResult:
     folder = stack.folder / plan.label
-    bucket = f"bench-{plan.label}"
     env = {"MEDIA_ANALYSIS_STORAGE_BACKEND": "filesystem"}
     if plan.backend == "s3":
-        env = s3_env(seaweed, seaweed.create_bucket(bucket))
+        env = s3_env(seaweed, plan.label)
     roots = start_processes(stack, plan, env, folder, concurrency)
     try:
         # One job of each kind first: imports, connections and caches are not timed.
@@ -314,16 +319,16 @@ def run_plan(
     result.wall = max(done.values(), default=began) - began
     ids = list(warm) + list(sent)
     result.problems = check_requests(stack.database.url, states | timed, ids)
-    result.problems += check_storage(stack, plan, ids, roots, seaweed, bucket, result.notes)
+    result.problems += check_storage(stack, plan, ids, roots, seaweed, result.notes)
     return result
 
 
-def check_storage(stack, plan, ids, roots, seaweed, bucket, notes: list[str]) -> list[str]:
+def check_storage(stack, plan, ids, roots, seaweed, notes: list[str]) -> list[str]:
     rows = stored_rows(stack.database.url, ids)
     if plan.backend == "filesystem":
         notes.append(f"{len(rows)} rows, each a file under the shared root")
         return check_disk_rows(rows, roots[0]) + check_temp_empty(roots[0])
-    problems, note = check_bucket(rows, seaweed, bucket)
+    problems, note = check_bucket(rows, seaweed, plan.label)
     notes.append(note + f"; local roots {', '.join(root.name for root in roots)}: temp/ only")
     for root in roots:
         problems += check_only_empty_temp(root)
@@ -365,6 +370,7 @@ def main() -> int:
     with MixStack("bench_s3_workers", options.port, uploads=uploads) as stack:
         seaweed = SeaweedServer(stack.folder / "seaweed").start()
         try:
+            seaweed.create_bucket(BUCKET)
             describe(options, uploads, seaweed)
             results = []
             for plan in PLANS:
