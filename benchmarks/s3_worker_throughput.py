@@ -27,7 +27,8 @@ same fixed mix of ``--jobs`` real media through the HTTP API (200 by default: at
 40 a run lasted ~6 s, too short to tell one worker from two): a 6-second 640x360
 H.264 video with sound (PyAV, ffmpeg's libraries), a JPEG, a 10-second WAV tone, a
 text PDF and a DOCX in turn, alternately uploaded and given as a URL on a local
-HTTP server. It prints jobs, wall time (first submission to last completion),
+HTTP server, each with ``options.force`` (the same bytes and prompt would
+otherwise reuse the first answer and skip the provider step). It prints jobs, wall time (first submission to last completion),
 jobs/min, p50/p95 job latency (submission to completion), the speed-up of 2
 workers over 1 on S3 and S3's jobs/min against the filesystem's, and checks each
 run: every request (warm-up included) completed with exactly one result; on S3
@@ -40,6 +41,7 @@ log holds a traceback. Exit status 1 when a check fails.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -68,6 +70,9 @@ from tests.processing.media_factory import (  # noqa: E402
 from tests.storage.seaweed import SeaweedServer  # noqa: E402
 
 PROMPT = "Describe this."
+# The same bytes and prompt would reuse the first answer (analysis/reuse.py) and skip
+# the provider step; forced, every job does the whole analysis, as distinct media do.
+FORCE = {"force": True}
 BUCKET = "media-analysis-bench"
 SUBMITTERS = 8  # submissions in flight at once: the whole batch lands in seconds
 TERMINAL_TIMEOUT = 1200.0
@@ -133,11 +138,13 @@ def submit(api: httpx.Client, media_base: str, job: Job) -> tuple[str, float]:
     """(request id, when it was sent) of one accepted submission."""
     sent = time.time()
     if job.via == "url":
-        body = {"media_url": f"{media_base}/{job.upload.name}", "prompt": PROMPT}
+        body = {"media_url": f"{media_base}/{job.upload.name}", "prompt": PROMPT, "options": FORCE}
         answer = api.post("/api/media/analyze", json=body)
     else:
         files = {"file": (job.upload.name, job.upload.data, job.upload.content_type)}
-        answer = api.post("/api/media/analyze", files=files, data={"prompt": PROMPT})
+        answer = api.post(
+            "/api/media/analyze", files=files, data={"prompt": PROMPT, "options": json.dumps(FORCE)}
+        )
     if answer.status_code != 202:
         raise SystemExit(f"{job.via} of {job.upload.name}: {answer.status_code} {answer.text}")
     return answer.json()["id"], sent
