@@ -28,13 +28,14 @@ same fixed mix of ``--jobs`` real media through the HTTP API (200 by default: at
 H.264 video with sound (PyAV, ffmpeg's libraries), a JPEG, a 10-second WAV tone, a
 text PDF and a DOCX in turn, alternately uploaded and given as a URL on a local
 HTTP server, each with ``options.force`` (the same bytes and prompt would
-otherwise reuse the first answer and skip the provider step). It prints jobs, wall time (first submission to last completion),
-jobs/min, p50/p95 job latency (submission to completion), the speed-up of 2
-workers over 1 on S3 and S3's jobs/min against the filesystem's, and checks each
-run: every request (warm-up included) completed with exactly one result; on S3
-every stored row (files, contact sheets) is an ``s3://bucket/prefix/key`` whose
-object is in the bucket with the row's size, and no local root holds anything but an empty
-``temp/``; on the filesystem every row's file is on disk and ``temp/`` is empty; no
+otherwise reuse the first answer and skip the provider step). It prints jobs,
+wall time (first submission to last completion), jobs/min, p50/p95 job latency
+(submission to completion), the speed-up of 2 workers over 1 on S3 and S3's
+jobs/min against the filesystem's, and checks each run: every request (warm-up
+included) completed with exactly one result; on S3 every stored row (files,
+contact sheets) is an ``s3://bucket/prefix/key`` whose object is in the bucket
+with the row's size, and no local root holds anything but an empty ``temp/``; on
+the filesystem every row's file is on disk and ``temp/`` is empty; no
 log holds a traceback. Exit status 1 when a check fails.
 """
 
@@ -344,9 +345,8 @@ def check_storage(stack, plan, ids, roots, seaweed, notes: list[str]) -> list[st
 
 # ------------------------------------------------------------------- report
 def print_table(results: list[RunResult]) -> None:
-    print(
-        f"{'run':<16}{'workers':>8}{'jobs':>6}{'wall s':>9}{'jobs/min':>10}{'p50 s':>8}{'p95 s':>8}  checks"
-    )
+    header = f"{'run':<16}{'workers':>8}{'jobs':>6}{'wall s':>9}{'jobs/min':>10}"
+    print(f"{header}{'p50 s':>8}{'p95 s':>8}  checks")
     for r in results:
         verdict = "ok" if not r.problems else f"FAILED ({len(r.problems)})"
         print(
