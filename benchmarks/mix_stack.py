@@ -26,7 +26,7 @@ import subprocess
 from pathlib import Path
 
 from load_mix import MixTargets
-from mix_media import MediaServer, sample_uploads
+from mix_media import MediaServer, Upload, sample_uploads
 from web_harness import (
     READ_RATE_NOT_REACHED,
     BenchDatabase,
@@ -58,7 +58,7 @@ class MixStack:
     """The processes, their environment and the bench database; a context manager
     that stops every process it started and drops the database."""
 
-    def __init__(self, name: str, port: int, **env: str):
+    def __init__(self, name: str, port: int, *, uploads: list[Upload] | None = None, **env: str):
         server_url, redis_url = require_servers()
         self.name = name
         self.port = port
@@ -68,7 +68,8 @@ class MixStack:
         self.env = production_env(self.database.url, port, self.folder)
         self.env.update(MIX_ENV, METRICS_TOKEN=self.metrics_token, **env)
         self.redis_url = redis_url
-        self.uploads = sample_uploads()
+        # What the media server serves (and uploads send): the mix's files unless given.
+        self.uploads = sample_uploads() if uploads is None else uploads
         self.media = MediaServer(self.uploads).start()
         self.processes: dict[str, subprocess.Popen] = {}
         self.token = self._prepare()
@@ -98,10 +99,12 @@ class MixStack:
         wait_ready(self.port, "/health", web)
         return web
 
-    def start_worker(self, **env: str) -> subprocess.Popen:
-        worker = start_celery({**self.env, **env}, self.log("worker"), "worker")
-        self.processes["worker"] = worker
-        wait_for_log(self.log("worker"), " ready.", worker, timeout=90)
+    def start_worker(self, *args: str, name: str = "worker", **env: str) -> subprocess.Popen:
+        """``celery -A media_analysis worker -l info`` plus ``args``; ``name`` keys
+        the process and its log, so several workers can run side by side."""
+        worker = start_celery({**self.env, **env}, self.log(name), "worker", *args)
+        self.processes[name] = worker
+        wait_for_log(self.log(name), " ready.", worker, timeout=90)
         return worker
 
     def start_beat(self, **env: str) -> subprocess.Popen:
@@ -131,7 +134,7 @@ class MixStack:
         ]
 
     def close(self, *, keep_logs: bool = False) -> None:
-        for name in ("beat", "worker", "web"):
+        for name in reversed(list(self.processes)):  # the last started first
             self.stop(name)
         self.media.close()
         self.database.drop()

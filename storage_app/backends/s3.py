@@ -11,6 +11,7 @@ stays on each worker's local disk.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -34,6 +35,8 @@ from storage_app.layout import Category, UnsafePathError, category_of
 from storage_app.writer import CHUNK_SIZE, iter_chunks
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+
+logger = logging.getLogger(__name__)
 
 
 class S3Backend(StorageBackend):
@@ -135,10 +138,15 @@ def _store_calls(action: str) -> Iterator[None]:
     except ClientError as err:
         if _is_not_found(err):
             raise
-        error = err.response.get("Error", {})
-        raise ObjectStoreUnavailable(action, error.get("Code") or "an error answer") from err
+        raise _unavailable(action, err.response.get("Error", {}).get("Code"), err) from err
     except BotoCoreError as err:
-        raise ObjectStoreUnavailable(action, type(err).__name__) from err
+        raise _unavailable(action, type(err).__name__, err) from err
+
+
+def _unavailable(action: str, kind: str | None, err: Exception) -> ObjectStoreUnavailable:
+    # The store's own words go to the log only; the caller gets the kind of failure.
+    logger.error("object store call failed", extra={"action": action, "error": str(err)})
+    return ObjectStoreUnavailable(action, kind or "an error answer")
 
 
 def _check_stored_key(key: str) -> str:

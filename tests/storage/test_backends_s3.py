@@ -13,7 +13,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from media_analysis.resilience import DependencyUnavailable
 from storage_app.backends import get_backend
+from storage_app.backends.base import OBJECT_STORE_RETRY_AFTER_SECONDS
 from storage_app.backends.filesystem import FilesystemBackend
 from storage_app.backends.s3 import S3Backend
 from storage_app.layout import Category, UnsafePathError, object_key
@@ -130,9 +132,13 @@ def test_wrong_credentials_are_refused_and_store_nothing(settings, object_store,
     settings.OBJECT_STORE = replace(object_store, secret_key="not-the-secret")
     backend = get_backend()
 
-    with pytest.raises(ClientError) as raised:
+    with pytest.raises(DependencyUnavailable) as raised:
         backend.save_stream(key(), b"x")
 
+    # The store's refusal, as a 503 with Retry-After naming the object store.
+    assert isinstance(raised.value.__cause__, ClientError)
+    assert (raised.value.code, raised.value.http_status) == ("object_store_unavailable", 503)
+    assert raised.value.http_headers() == {"Retry-After": str(OBJECT_STORE_RETRY_AFTER_SECONDS)}
     assert "not-the-secret" not in str(raised.value)
     listed = seaweed.client().list_objects_v2(Bucket=S3_BUCKET, Prefix=object_store.prefix)
     assert listed.get("KeyCount", 0) == 0

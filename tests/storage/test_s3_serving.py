@@ -95,6 +95,24 @@ def test_an_upload_lands_as_an_object_and_nothing_under_the_root(alice, s3, seaw
     assert files_under(storage_root) == []  # temp/ emptied, nothing else written
 
 
+def test_an_upload_the_store_refuses_is_a_503_naming_it(alice, s3, storage_root, settings):
+    # A real refusal: SeaweedFS rejects the signature of a wrong secret.
+    settings.OBJECT_STORE = replace(s3, secret_key="not-the-secret")
+
+    response = alice.client.post(
+        "/api/media/analyze",
+        {"file": SimpleUploadedFile("a.jpg", jpeg_bytes((64, 48)), "image/jpeg"), "prompt": "?"},
+        format="multipart",
+    )
+
+    assert response.status_code == 503, response.content
+    assert error_of(response)["code"] == "object_store_unavailable"
+    assert int(response["Retry-After"]) >= 1
+    assert "not-the-secret" not in response.content.decode()
+    assert not AnalysisRequest.objects.exists() and not MediaFile.objects.exists()
+    assert files_under(storage_root) == []  # the upload's temp file went too
+
+
 def test_the_sheet_and_frames_redirect_to_presigned_urls_with_the_same_bytes(alice, s3):
     request = with_sheet_and_frame(alice.user)
     for path, expected in (
