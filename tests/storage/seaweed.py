@@ -116,6 +116,12 @@ class SeaweedServer:
             f"-filer.localSocket={self._socket_dir() / 'filer.sock'}",
             f"-s3.localSocket={self._socket_dir() / 's3.sock'}",
             "-volume.preStopSeconds=0",  # stop at once on SIGTERM
+            # Each bucket is a collection of its own, which takes several volumes at
+            # its first write: at the default of 8 volumes the third bucket of a
+            # session was refused (InternalError). Volumes are files that grow as
+            # written, so room for many costs nothing.
+            "-volume.max=200",
+            "-master.volumeSizeLimitMB=1024",
         ]
         (self.data_dir / "data").mkdir(exist_ok=True)
         with open(self.log_path, "ab") as log:
