@@ -100,7 +100,7 @@ def copy_storage(root: Path, set_dir: Path, previous: Path | None, entries: Entr
     stats = CopyStats()
     target = set_dir / FILES_DIR
     target.mkdir(mode=SET_FOLDER_MODE)
-    earlier = _PreviousSet(previous)
+    earlier = PreviousSet(previous)
     made_folder = ""
     for relative, source in walk_storage(root):
         destination = target / relative
@@ -122,7 +122,7 @@ def copy_storage(root: Path, set_dir: Path, previous: Path | None, entries: Entr
     return stats
 
 
-class _PreviousSet:
+class PreviousSet:
     """The previous set's entries, walked forward in step with the storage."""
 
     def __init__(self, set_dir: Path | None):
@@ -149,7 +149,7 @@ def _copy_or_link(
         entry, earlier_path = earlier
         if os.stat(source).st_size == entry.size:
             size, sha256 = hash_file(source)
-            if (size, sha256) == (entry.size, entry.sha256) and _link(
+            if (size, sha256) == (entry.size, entry.sha256) and link_unchanged(
                 earlier_path, destination, size
             ):
                 return FileEntry(relative, size, sha256), True
@@ -157,7 +157,7 @@ def _copy_or_link(
     return FileEntry(relative, size, sha256), False
 
 
-def _link(existing: Path, destination: Path, size: int) -> bool:
+def link_unchanged(existing: Path, destination: Path, size: int) -> bool:
     """Hard-link; False when the previous copy is gone or truncated, or the
     filesystem refuses (another device, too many links): the file is copied."""
     try:

@@ -31,10 +31,10 @@ from storage_app.backup.files import (
     SET_FILE_MODE,
     SET_FOLDER_MODE,
     CopyStats,
+    PreviousSet,
     RestoredFiles,
     RestoreFileError,
-    _link,
-    _PreviousSet,
+    link_unchanged,
 )
 from storage_app.backup.manifest import FILES_DIR, EntryLog, FileEntry, iter_entries
 from storage_app.layout import (
@@ -60,7 +60,7 @@ def copy_objects(
     stats = CopyStats()
     target = set_dir / FILES_DIR
     target.mkdir(mode=SET_FOLDER_MODE)
-    earlier = _PreviousSet(previous)
+    earlier = PreviousSet(previous)
     for info in store.list(""):
         try:
             parts = check_relative_path(info.key)
@@ -108,7 +108,7 @@ def _relink_if_unchanged(
         return False
     spare = destination.with_name(f"{TEMPORARY_PREFIX}{secrets.token_hex(8)}.part")
     os.rename(destination, spare)
-    if _link(earlier[1], destination, size):
+    if link_unchanged(earlier[1], destination, size):
         spare.unlink()
         return True
     os.rename(spare, destination)  # no link possible: keep the copy
