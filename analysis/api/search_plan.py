@@ -226,33 +226,50 @@ def plan_phrase(queryset: QuerySet, text: str) -> QuerySet:
     return planned
 
 
-def _phrase_probe(queryset: QuerySet, text: str) -> tuple[float, float, float] | None:
+def _phrase_probe(
+    queryset: QuerySet, text: str, *, whole: bool = False
+) -> tuple[float, float, float] | None:
     """For a ``q`` with a phrase: the shares of sampled documents holding the phrase
-    and holding all its words, and the table's rows. None without a phrase."""
+    and holding all its words, and the table's rows. None without a phrase.
+
+    A sample with no document in it means the statistics promise far more rows
+    than the table holds (a table emptied since it was last analysed): then the
+    whole table is read, which is small, and its count is the table's rows."""
     table = queryset.model._meta.db_table
     connection = connections[queryset.db]
     quoted = connection.ops.quote_name(table)
     column = search_document.COLUMN
     rows = int(SEARCH_SAMPLE_ROWS)
-    sql = (
-        "WITH q AS (SELECT websearch_to_tsquery(%s::regconfig, %s) AS phrase)"  # noqa: S608
-        f" SELECT q.phrase::text ~ %s, count(*) FILTER (WHERE t.{column} @@ q.phrase),"
-        f" count(*) FILTER (WHERE t.{column} @@"
-        "   regexp_replace(q.phrase::text, %s, '&', 'g')::tsquery),"
-        f" count(t.{column}), (SELECT reltuples FROM pg_class WHERE oid = %s::regclass)"
-        f" FROM q LEFT JOIN {quoted} t TABLESAMPLE SYSTEM ((SELECT least(100,"
-        f" {rows * 100}.0 / greatest(reltuples, {rows})) FROM pg_class"
-        " WHERE oid = %s::regclass)) REPEATABLE (0) ON q.phrase::text ~ %s"
-        f" AND t.deleted_at IS NULL GROUP BY q.phrase"
+    percent = (
+        "100"
+        if whole
+        else f"(SELECT least(100, {rows * 100}.0 / greatest(reltuples, {rows}))"  # noqa: S608
+        " FROM pg_class WHERE oid = %(table)s::regclass)"
     )
-    language = search_document.language()
-    parameters = [language, text, _PHRASE_OPERATOR, _PHRASE_OPERATOR, table, table]
+    sql = (
+        "WITH q AS (SELECT websearch_to_tsquery(%(language)s::regconfig, %(text)s) AS phrase)"  # noqa: S608
+        f" SELECT q.phrase::text ~ %(operator)s, count(*) FILTER (WHERE t.{column} @@ q.phrase),"
+        f" count(*) FILTER (WHERE t.{column} @@"
+        "   regexp_replace(q.phrase::text, %(operator)s, '&', 'g')::tsquery),"
+        f" count(t.{column}), (SELECT reltuples FROM pg_class WHERE oid = %(table)s::regclass)"
+        f" FROM q LEFT JOIN {quoted} t TABLESAMPLE SYSTEM ({percent}) REPEATABLE (0)"
+        f" ON q.phrase::text ~ %(operator)s AND t.deleted_at IS NULL GROUP BY q.phrase"
+    )
+    parameters = {
+        "language": search_document.language(),
+        "text": text,
+        "operator": _PHRASE_OPERATOR,
+        "table": table,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*parameters, _PHRASE_OPERATOR])
+        cursor.execute(sql, parameters)
         has_phrase, in_phrase, with_words, sampled, reltuples = cursor.fetchone()
-    if not has_phrase or not sampled:
+    if not has_phrase:
         return None
-    return in_phrase / sampled, with_words / sampled, max(reltuples, sampled)
+    if not sampled:
+        return None if whole else _phrase_probe(queryset, text, whole=True)
+    total = sampled if whole else max(reltuples, sampled)
+    return in_phrase / sampled, with_words / sampled, total
 
 
 def _ranked_window(queryset: QuerySet, text: str) -> QuerySet:
