@@ -47,20 +47,13 @@ class HistoryItemSerializer(serializers.ModelSerializer):
 
 
 # The columns a history line is built from (``history_items``): the serializer's
-# fields, with ``prompt`` for the preview; ``id`` also gives the status URL.
-HISTORY_COLUMNS = (
-    "id",
-    "status",
-    "media_type",
-    "provider",
-    "model_used",
-    "original_filename",
-    "prompt",
-    "retry_count",
-    "created_at",
-    "completed_at",
-    "latency_ms",
-    "error_code",
+# fields, with ``prompt`` for the preview and no column for the status URL (``id``
+# gives it).
+_DERIVED = {"prompt_preview": "prompt", "status_url": None}
+HISTORY_COLUMNS = tuple(
+    _DERIVED.get(name, name)
+    for name in HistoryItemSerializer.Meta.fields
+    if _DERIVED.get(name, name) is not None
 )
 
 
